@@ -1,0 +1,44 @@
+"""The `ganlens` command line: one entry point, one module of sub-commands per area of the library."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import GanlensError
+from .common import CONTEXT
+from .data import data
+from .models import info, sample
+from .train import train
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="ganlens")
+def cli() -> None:
+    """ganlens: look inside a GAN's latent space and steer it.
+
+    \b
+    Examples:
+      ganlens info synthfaces64
+      ganlens sample --model synthfaces64 -n 16 --seed 0 --out grid.png
+    """
+
+
+for command in (sample, info, data, train):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: library errors become one line on stderr and exit code 1."""
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (GanlensError, NotImplementedError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

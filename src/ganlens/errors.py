@@ -1,0 +1,21 @@
+"""Exceptions that ganlens raises for bad input; each message names what is wrong and what would be right."""
+
+
+class GanlensError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero."""
+
+
+class UnknownModelError(GanlensError):
+    """A model name that is neither bundled nor an existing checkpoint path."""
+
+
+class CheckpointError(GanlensError):
+    """A checkpoint that is missing, truncated, corrupt or of an unsupported kind."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint that asks to run code (a pickle global outside the allow-list)."""
+
+
+class LatentError(GanlensError):
+    """A latent code of the wrong shape, space or with non-finite values."""

@@ -1,0 +1,34 @@
+"""Safe file writing: atomic replace, and no silent overwrite of what the user owns."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import GanlensError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write to a temporary file beside `path`, then rename: a crash never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_output_path(path: str | Path, overwrite: bool = False) -> Path:
+    """Refuse to replace an existing file unless `overwrite` is set (the CLI's ``--overwrite``)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise GanlensError(f"{path} already exists; pass --overwrite to replace it")
+    if path.exists() and path.is_dir():
+        raise GanlensError(f"{path} is a directory; give a file name")
+    return path

@@ -1,0 +1,92 @@
+"""Bundled models and the one entry point that turns a name or a path into a Generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..errors import CheckpointError, UnknownModelError
+from .stylegan2 import Generator
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def _random_tiny() -> Generator:
+    """A small randomly initialised generator (seed 0) for wiring and tests; it has learned nothing."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        G = Generator(
+            z_dim=32, c_dim=0, w_dim=32, img_resolution=32, img_channels=3,
+            mapping_kwargs={"num_layers": 2},
+            synthesis_kwargs={"channel_base": 512, "channel_max": 32},
+        )
+        with torch.no_grad():
+            G.mapping.w_avg.copy_(G.mapping(G.sample_z(1000, seed=0))[:, 0].mean(0))
+    G.name = "random-tiny"
+    G.provenance = {"description": "randomly initialised (torch seed 0), untrained: for wiring and tests only",
+                    "training": None}
+    return G.eval().requires_grad_(False)
+
+
+def _bundled_file(name: str) -> Callable[[], Generator]:
+    def build() -> Generator:
+        from .native import load_generator
+
+        path = ASSETS / f"{name}.safetensors"
+        if not path.exists():
+            raise CheckpointError(f"bundled model {name!r} is missing its weights file {path}; reinstall ganlens")
+        return load_generator(path)
+
+    return build
+
+
+BUNDLED: dict[str, Callable[[], Generator]] = {
+    "synthfaces64": _bundled_file("synthfaces64"),
+    "random-tiny": _random_tiny,
+}
+
+
+def available_models() -> list[str]:
+    """Names accepted by `load` besides checkpoint paths."""
+    return sorted(BUNDLED)
+
+
+def load(name_or_path: str | Path, device: str | torch.device = "cpu", which: str = "G_ema") -> Generator:
+    """Load a bundled model by name, or a checkpoint: ganlens `.safetensors`, NVIDIA `.pkl`, rosinality `.pt`.
+
+    Args:
+        name_or_path: a bundled name (see `available_models()`) or a file path.
+        device: where to put the generator.
+        which: for training snapshots holding several networks, which generator to take ('G_ema' or 'G').
+    Raises:
+        UnknownModelError: neither a bundled name nor an existing file.
+        CheckpointError: the file is corrupt, truncated, unsafe or of an unsupported kind.
+    """
+    key = str(name_or_path)
+    if key in BUNDLED:
+        G = BUNDLED[key]()
+        G.name = key
+        return G.to(device)
+    path = Path(key).expanduser()
+    if not path.exists():
+        raise UnknownModelError(
+            f"unknown model {key!r}: not a bundled model ({', '.join(available_models())}) and no such file"
+        )
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory; give a checkpoint file")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from .native import load_generator
+
+        return load_generator(path, device)
+    if suffix == ".pkl":
+        from .nvidia_pkl import load_nvidia_pickle
+
+        return load_nvidia_pickle(path, which=which).to(device)
+    if suffix in (".pt", ".pth"):
+        from .rosinality import load_rosinality
+
+        return load_rosinality(path, which=which).to(device)
+    raise CheckpointError(f"{path}: unknown checkpoint type {suffix!r}; expected .safetensors, .pkl (NVIDIA) or .pt (rosinality)")

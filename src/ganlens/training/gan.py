@@ -1,0 +1,282 @@
+"""StyleGAN2 training: non-saturating logistic loss, lazy R1, style mixing, G_ema; resumable, time-boxed.
+
+The loop keeps one full training state (`state/`: G, D, G_ema, both optimisers, progress) replaced atomically at
+every snapshot, and every G_ema snapshot as a native checkpoint, so a run killed at any moment loses at most the
+work since the last snapshot, and a bad late snapshot never costs the earlier ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..errors import GanlensError
+from ..io.images import make_grid, save_image, to_uint8
+from ..models.discriminator import Discriminator
+from ..models.native import save_generator
+from ..models.stylegan2 import Generator
+
+STATE_PARTS = ("G", "D", "G_ema", "G_opt", "D_opt", "progress")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; saved beside the outputs and restored on resume."""
+
+    data: str
+    out: str
+    z_dim: int = 128
+    w_dim: int = 128
+    mapping_layers: int = 8
+    channel_base: int = 8192
+    channel_max: int = 128
+    batch: int = 32
+    lr: float = 0.0025
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 0.1
+    r1_interval: int = 16
+    mixing_prob: float = 0.9
+    ema_kimg: float = 10.0
+    ema_rampup: float = 0.05
+    total_kimg: float = 750.0
+    snapshot_kimg: float = 25.0
+    max_minutes: float | None = None
+    precision: str = "auto"  # auto: bf16 autocast on CPU and CUDA; fp32 otherwise
+    device: str = "cpu"
+    threads: int | None = None
+    seed: int = 0
+    name: str = "synthfaces64"
+    extra_provenance: dict = field(default_factory=dict)
+
+
+def load_training_images(path: str | Path) -> np.ndarray:
+    """uint8 images [N, H, W, 3] from a dataset .npz (as written by `ganlens data build`)."""
+    path = Path(path)
+    if not path.exists():
+        raise GanlensError(f"training data not found: {path} (build it with `ganlens data build synthfaces`)")
+    with np.load(path, allow_pickle=False) as d:
+        if "images" not in d.files:
+            raise GanlensError(f"{path} has no 'images' array (keys: {d.files})")
+        images = d["images"]
+    if images.ndim != 4 or images.dtype != np.uint8 or images.shape[1] != images.shape[2]:
+        raise GanlensError(f"{path}: 'images' must be uint8 [N, R, R, C], got {images.dtype} {list(images.shape)}")
+    return images
+
+
+def build_networks(cfg: TrainConfig, resolution: int, channels: int) -> tuple[Generator, Discriminator]:
+    G = Generator(
+        z_dim=cfg.z_dim, c_dim=0, w_dim=cfg.w_dim, img_resolution=resolution, img_channels=channels,
+        mapping_kwargs={"num_layers": cfg.mapping_layers},
+        synthesis_kwargs={"channel_base": cfg.channel_base, "channel_max": cfg.channel_max},
+    )
+    D = Discriminator(c_dim=0, img_resolution=resolution, img_channels=channels,
+                      channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+    return G, D
+
+
+def _save_state(state_dir: Path, parts: dict) -> None:
+    """Write every part into a fresh folder, then swap it in: the old state survives a crash mid-write."""
+    tmp = state_dir.with_name(state_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for k, v in parts.items():
+        torch.save(v, tmp / f"{k}.pt")
+    old = state_dir.with_name(state_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if state_dir.exists():
+        os.replace(state_dir, old)
+    os.replace(tmp, state_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_state(state_dir: Path) -> dict | None:
+    if not state_dir.exists():
+        old = state_dir.with_name(state_dir.name + ".old")
+        if not old.exists():
+            return None
+        state_dir = old  # a crash between the two renames leaves the previous state here
+    return {k: torch.load(state_dir / f"{k}.pt", map_location="cpu", weights_only=True) for k in STATE_PARTS}
+
+
+def _mixing_ws(G: Generator, z: torch.Tensor, prob: float) -> torch.Tensor:
+    ws = G.mapping(z, update_emas=True)
+    if prob > 0 and torch.rand([]).item() < prob:
+        cutoff = int(torch.randint(1, G.num_ws, []).item())
+        ws2 = G.mapping(torch.randn_like(z), update_emas=False)
+        ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+    return ws
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) a StyleGAN2 on `cfg.data`; returns the path of the latest G_ema snapshot."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type in ("cpu", "cuda"))
+
+    images_np = load_training_images(cfg.data)
+    n_data, res, _, channels = images_np.shape
+    images = torch.from_numpy(images_np).to(device)  # uint8 on the device; converted per batch
+    G, D = build_networks(cfg, res, channels)
+    G.to(device).train()
+    D.to(device).train()
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    r1_ratio = cfg.r1_interval / (cfg.r1_interval + 1)
+    G_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+    D_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * r1_ratio,
+                             betas=tuple(b**r1_ratio for b in cfg.betas), eps=1e-8)
+    cur_nimg, step, elapsed_before = 0, 0, 0.0
+    state = _load_state(out / "state")
+    if state is not None:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        G_ema.load_state_dict(state["G_ema"])
+        G_opt.load_state_dict(state["G_opt"])
+        D_opt.load_state_dict(state["D_opt"])
+        cur_nimg = state["progress"]["cur_nimg"]
+        step = state["progress"]["step"]
+        elapsed_before = state["progress"]["elapsed_s"]
+        torch.manual_seed(cfg.seed + step)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    grid_z = torch.from_numpy(np.random.default_rng(123).standard_normal((64, cfg.z_dim)).astype(np.float32)).to(device)
+    total_nimg = int(cfg.total_kimg * 1000)
+    snapshot_every = max(int(cfg.snapshot_kimg * 1000), cfg.batch)
+    next_snapshot = (cur_nimg // snapshot_every + 1) * snapshot_every
+    start = time.time()
+    log_f = open(out / "log.jsonl", "a")
+    bar = tqdm(total=total_nimg // 1000, initial=cur_nimg // 1000, unit="kimg", disable=not progress, desc="train")
+    latest = out / "latest.safetensors"
+    stats = {"loss_G": [], "loss_D": [], "r1": [], "D_real": [], "D_fake": []}
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    def real_batch() -> torch.Tensor:
+        idx = torch.randint(0, n_data, [cfg.batch], device=device)
+        return images[idx].permute(0, 3, 1, 2).float().div(127.5).sub(1).contiguous(memory_format=torch.channels_last)
+
+    def snapshot() -> None:
+        nonlocal latest
+        kimg = cur_nimg / 1000
+        wall = elapsed_before + time.time() - start
+        prov = {
+            "training": {"data": str(cfg.data), "kimg": round(kimg, 1), "wall_time_s": round(wall, 1),
+                         "device": _device_name(device), "precision": "bf16" if use_bf16 else "fp32",
+                         "config": asdict(cfg)},
+            **cfg.extra_provenance,
+        }
+        G_ema.name = cfg.name
+        snap = out / f"snapshot-{int(kimg):06d}.safetensors"
+        save_generator(G_ema, snap, provenance=prov)
+        shutil.copyfile(snap, out / "latest.safetensors.tmp")
+        os.replace(out / "latest.safetensors.tmp", out / "latest.safetensors")
+        with torch.no_grad():
+            imgs = G_ema(grid_z, noise_mode="const")
+        save_image(make_grid(to_uint8(imgs), ncols=8), out / f"grid-{int(kimg):06d}.png")
+        _save_state(out / "state", {
+            "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+            "G_opt": G_opt.state_dict(), "D_opt": D_opt.state_dict(),
+            "progress": {"cur_nimg": cur_nimg, "step": step, "elapsed_s": wall},
+        })
+        latest = snap
+
+    try:
+        while cur_nimg < total_nimg:
+            # --- G: non-saturating logistic loss on mixed-style fakes.
+            z = torch.randn([cfg.batch, cfg.z_dim], device=device)
+            G.requires_grad_(True)
+            D.requires_grad_(False)
+            with autocast():
+                fake = G.synthesis(_mixing_ws(G, z, cfg.mixing_prob), noise_mode="random")
+                loss_G = F.softplus(-D(fake)).mean()
+            G_opt.zero_grad(set_to_none=True)
+            loss_G.backward()
+            G_opt.step()
+
+            # --- D: logistic loss; every r1_interval steps add the R1 penalty (fp32) scaled by the interval.
+            G.requires_grad_(False)
+            D.requires_grad_(True)
+            z = torch.randn([cfg.batch, cfg.z_dim], device=device)
+            real = real_batch()
+            with torch.no_grad(), autocast():
+                fake = G.synthesis(_mixing_ws(G, z, cfg.mixing_prob), noise_mode="random")
+            with autocast():
+                d_fake = D(fake.float())
+                d_real = D(real)
+                loss_D = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+            loss = loss_D.float()
+            if step % cfg.r1_interval == 0:
+                real_r = real.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(real_r).sum(), real_r, create_graph=True)
+                r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+                loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
+                stats["r1"].append(r1.item())
+            D_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            D_opt.step()
+
+            # --- G_ema: half-life of ema_kimg, ramped up early in training.
+            cur_nimg += cfg.batch
+            step += 1
+            ema_nimg = cfg.ema_kimg * 1000
+            if cfg.ema_rampup:
+                ema_nimg = min(ema_nimg, cur_nimg * cfg.ema_rampup)
+            beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
+            with torch.no_grad():
+                for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                    p_ema.copy_(p.detach().lerp(p_ema, beta))
+                for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                    b_ema.copy_(b)
+
+            stats["loss_G"].append(loss_G.item())
+            stats["loss_D"].append(loss_D.item())
+            stats["D_real"].append(d_real.mean().item())
+            stats["D_fake"].append(d_fake.mean().item())
+            if step % 50 == 0:
+                bar.n = cur_nimg // 1000
+                bar.set_postfix(G=f"{np.mean(stats['loss_G'][-50:]):.3f}", D=f"{np.mean(stats['loss_D'][-50:]):.3f}")
+            out_of_time = cfg.max_minutes is not None and (time.time() - start) > cfg.max_minutes * 60
+            if cur_nimg >= next_snapshot or cur_nimg >= total_nimg or out_of_time:
+                if not all(math.isfinite(v) for v in stats["loss_G"][-10:] + stats["loss_D"][-10:]):
+                    raise GanlensError(f"training diverged (non-finite loss) at {cur_nimg / 1000:.1f} kimg; "
+                                       f"the last good state is in {out / 'state'}")
+                snapshot()
+                rec = {"kimg": round(cur_nimg / 1000, 2), "step": step,
+                       "wall_s": round(elapsed_before + time.time() - start, 1),
+                       **{k: float(np.mean(v)) for k, v in stats.items() if v}}
+                log_f.write(json.dumps(rec) + "\n")
+                log_f.flush()
+                stats = {k: [] for k in stats}
+                next_snapshot += snapshot_every
+                if out_of_time:
+                    break
+    finally:
+        bar.close()
+        log_f.close()
+    return latest
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({os.cpu_count()} cores visible, {torch.get_num_threads()} threads)"
