@@ -8,6 +8,7 @@ import click
 
 from ..errors import GanlensError
 from .common import CONTEXT
+from .convert import convert
 from .data import data
 from .models import info, sample
 from .train import train
@@ -25,7 +26,7 @@ def cli() -> None:
     """
 
 
-for command in (sample, info, data, train):
+for command in (sample, info, data, train, convert):
     cli.add_command(command)
 
 

@@ -1,0 +1,44 @@
+"""`ganlens convert`: a foreign checkpoint → ganlens' native .safetensors generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import CONTEXT, overwrite_option
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file (.safetensors).")
+@click.option("--which", type=click.Choice(["G_ema", "G"]), default="G_ema", show_default=True,
+              help="Which generator of a training snapshot to take (G_ema = the moving average).")
+@overwrite_option
+def convert(source: Path, out: Path, which: str, overwrite: bool) -> None:
+    """Convert an NVIDIA .pkl or rosinality .pt generator to ganlens' .safetensors format.
+
+    The source is read without executing anything in it (restricted unpickler / weights-only load); the
+    output holds only tensors plus a JSON header with the constructor kwargs and the provenance (source
+    file, its sha256, format, the kwargs found in it).
+
+    \b
+    Example:
+      ganlens convert network-snapshot-001000.pkl --out ffhq256.safetensors
+      ganlens convert 550000.pt --which G --out rosinality-g.safetensors
+    """
+    from ..io import check_output_path
+    from ..models import load, save_generator
+
+    if out.suffix.lower() != ".safetensors":
+        raise click.BadParameter(f"{out.name}: the output must be a .safetensors file", param_hint="--out")
+    check_output_path(out, overwrite)
+    G = load(source, which=which)
+    provenance = dict(G.provenance)
+    provenance["converted_by"] = "ganlens convert"
+    save_generator(G, out, provenance=provenance)
+    n = sum(p.numel() for p in G.parameters())
+    fmt = provenance.get("source_format", "native")
+    click.echo(f"wrote {out} ({which} of {source.name}, {fmt}: {G.img_resolution}px, num_ws {G.num_ws}, "
+               f"{n:,} parameters)")
