@@ -22,6 +22,8 @@ def train() -> None:
 @click.option("--batch", default=32, show_default=True)
 @click.option("--lr", default=0.0025, show_default=True)
 @click.option("--gamma", "r1_gamma", default=0.1, show_default=True, help="R1 weight.")
+@click.option("--ema-kimg", default=10.0, show_default=True, help="Half-life of G_ema in kimg.")
+@click.option("--mixing", "mixing_prob", default=0.9, show_default=True, help="Style-mixing probability.")
 @click.option("--z-dim", default=128, show_default=True)
 @click.option("--w-dim", default=128, show_default=True)
 @click.option("--map-layers", default=8, show_default=True)

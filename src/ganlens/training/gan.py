@@ -186,13 +186,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             **cfg.extra_provenance,
         }
         G_ema.name = cfg.name
-        snap = out / f"snapshot-{int(kimg):06d}.safetensors"
+        snap = out / f"snapshot-{kimg:09.2f}kimg.safetensors"
         save_generator(G_ema, snap, provenance=prov)
         shutil.copyfile(snap, out / "latest.safetensors.tmp")
         os.replace(out / "latest.safetensors.tmp", out / "latest.safetensors")
         with torch.no_grad():
             imgs = G_ema(grid_z, noise_mode="const")
-        save_image(make_grid(to_uint8(imgs), ncols=8), out / f"grid-{int(kimg):06d}.png")
+        save_image(make_grid(to_uint8(imgs), ncols=8), out / f"grid-{kimg:09.2f}kimg.png")
         _save_state(out / "state", {
             "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
             "G_opt": G_opt.state_dict(), "D_opt": D_opt.state_dict(),
