@@ -26,7 +26,7 @@ def train() -> None:
 @click.option("--mixing", "mixing_prob", default=0.9, show_default=True, help="Style-mixing probability.")
 @click.option("--z-dim", default=128, show_default=True)
 @click.option("--w-dim", default=128, show_default=True)
-@click.option("--map-layers", default=8, show_default=True)
+@click.option("--map-layers", "mapping_layers", default=8, show_default=True)
 @click.option("--cbase", "channel_base", default=8192, show_default=True, help="Channel base: channels(res) = min(cbase/res, cmax).")
 @click.option("--cmax", "channel_max", default=128, show_default=True)
 @click.option("--snap", "snapshot_kimg", default=25.0, show_default=True, help="kimg between snapshots.")
