@@ -180,7 +180,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         kimg = cur_nimg / 1000
         wall = elapsed_before + time.time() - start
         prov = {
-            "training": {"data": str(cfg.data), "kimg": round(kimg, 1), "wall_time_s": round(wall, 1),
+            "training": {"data": str(cfg.data), "kimg": round(kimg, 2), "wall_time_s": round(wall, 1),
                          "device": _device_name(device), "precision": "bf16" if use_bf16 else "fp32",
                          "config": asdict(cfg)},
             **cfg.extra_provenance,
