@@ -47,6 +47,24 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path):
 
 
 def test_every_command_has_help_with_an_example():
-    for cmd in (["sample"], ["info"], ["data", "build"], ["train", "gan"]):
+    for cmd in (["sample"], ["info"], ["data", "build"], ["train", "gan"], ["convert"], ["morph"], ["mix"], ["transfer"]):
         r = run(*cmd, "--help")
         assert r.returncode == 0 and "Example" in r.stdout, cmd
+
+
+def test_morph_mix_transfer_commands(tmp_path):
+    gif, grid, tr = tmp_path / "m.gif", tmp_path / "mix.png", tmp_path / "t.png"
+    r = run("morph", "seed:1", "seed:2", "--model", "random-tiny", "--frames", "4", "--pingpong", "--out", str(gif))
+    assert r.returncode == 0, r.stderr
+    with Image.open(gif) as im:
+        assert im.n_frames == 6
+    r = run("mix", "--model", "random-tiny", "--content", "seed:1", "--content", "seed:2", "--style", "seed:3",
+            "--layers", "coarse", "--scale", "1", "--out", str(grid))
+    assert r.returncode == 0, r.stderr
+    assert np.asarray(Image.open(grid)).shape == (2 + 3 * 34, 2 + 2 * 34, 3)  # header row + 2 rows, 1 + 1 columns
+    lat = tmp_path / "r.npz"
+    r = run("transfer", "--model", "random-tiny", "--target", "seed:1", "--from", "seed:2", "--to", "seed:3",
+            "--out", str(tr), "--save-latents", str(lat))
+    assert r.returncode == 0 and LatentCode.load(lat).space == "w+"
+    r = run("morph", "photo.png", "seed:2", "--model", "random-tiny", "--out", str(tmp_path / "x.gif"))
+    assert r.returncode == 1 and "neither a seed" in r.stderr

@@ -10,7 +10,9 @@ from ..errors import GanlensError
 from .common import CONTEXT
 from .convert import convert
 from .data import data
+from .directions import analyze, boundary, discover, edit, score
 from .models import info, sample
+from .operations import mix, morph, transfer
 from .train import train
 
 
@@ -26,7 +28,7 @@ def cli() -> None:
     """
 
 
-for command in (sample, info, data, train, convert):
+for command in (sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze):
     cli.add_command(command)
 
 
