@@ -1,0 +1,76 @@
+"""Scorers: the interface's conventions and validation, the bundled predictor's accuracy on fresh renders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import r2_score
+
+from ganlens.errors import UnknownModelError
+from ganlens.scorers import AttributeInfo, CallableScorer, load_scorer, to_unit_float
+from ganlens.synthdata import FACTORS, build_dataset, load_dataset, render_batch, sample_factors
+from ganlens.training.predictor import train_predictor
+
+
+def mean_brightness(images: np.ndarray) -> dict:
+    return {"brightness": images.reshape(len(images), -1).mean(1) / 255}
+
+
+def test_image_conventions_and_shape_errors():
+    u8 = np.zeros((2, 8, 8, 3), np.uint8)
+    x = to_unit_float(u8)
+    assert x.shape == (2, 3, 8, 8) and float(x.min()) == -1
+    with pytest.raises(ValueError, match=r"uint8 \[N, H, W, 3\]"):
+        to_unit_float(np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"float \[N, 3, H, W\]"):
+        to_unit_float(torch.zeros(2, 8, 8, 3))
+
+
+def test_callable_scorer_accepts_both_conventions_and_validates():
+    s = CallableScorer(mean_brightness, [AttributeInfo("brightness", "continuous", 0, 1)])
+    white = np.full((3, 8, 8, 3), 255, np.uint8)
+    assert np.allclose(s(white)["brightness"], 1.0)
+    assert np.allclose(s(torch.full((3, 3, 8, 8), -1.0))["brightness"], 0.0)
+    bad = CallableScorer(lambda im: {"brightness": np.zeros(len(im) + 1)}, [AttributeInfo("brightness", "continuous")])
+    with pytest.raises(ValueError, match="brightness"):
+        bad(white)
+    wrong = CallableScorer(lambda im: {"other": np.zeros(len(im))}, [AttributeInfo("brightness", "continuous")])
+    with pytest.raises(ValueError, match="no scores for"):
+        wrong(white)
+
+
+def test_unknown_scorer_lists_the_bundled_ones():
+    with pytest.raises(UnknownModelError, match="synthfaces64"):
+        load_scorer("no-such-scorer")
+
+
+# Held-out R² of the shipped predictor is 0.79 for smile, 0.88 for age and 0.93 for hair_length (see
+# results/predictor.json), below the 0.95 target; these floors guard the shipped behaviour, not the target.
+WEAKER = {"smile": 0.7, "age": 0.8, "hair_length": 0.85}
+
+
+def test_bundled_predictor_reads_fresh_renders():
+    scorer = load_scorer("synthfaces64")
+    factors = sample_factors(300, seed=4242)  # a seed used by neither training nor validation
+    scores = scorer(render_batch(factors))
+    for j, f in enumerate(FACTORS):
+        if f.kind == "binary":
+            assert ((scores[f.name] > 0) == (factors[:, j] > 0.5)).mean() >= 0.95, f.name
+        else:
+            assert r2_score(factors[:, j], scores[f.name]) >= WEAKER.get(f.name, 0.9), f.name
+
+
+def test_score_tensor_is_differentiable():
+    scorer = load_scorer("synthfaces64")
+    x = to_unit_float(render_batch(sample_factors(2, 0))).clone().requires_grad_(True)
+    scorer.score_tensor(x)[:, 6].sum().backward()  # smile
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_training_lowers_the_loss(tmp_path):
+    torch.manual_seed(0)
+    tr = load_dataset(build_dataset(256, 1, tmp_path / "a.npz", progress=False))
+    va = load_dataset(build_dataset(64, 2, tmp_path / "b.npz", progress=False))
+    _, m = train_predictor(tr, va, epochs=4, batch_size=32, progress=False)
+    assert m["last_loss"] < 0.7 * m["first_loss"]
