@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "results" / "model_quality.json"))
     ap.add_argument("--grid", default=str(ROOT / "docs" / "synthfaces64_samples.png"))
     ap.add_argument("--parts", default="fid,coverage", help="comma list of: fid, coverage")
+    ap.add_argument("--inception", default=None, help="use this Inception TorchScript file instead of the verified one")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     t0 = time.time()
@@ -58,9 +59,10 @@ def main() -> None:
         from ganlens.metrics.fid import InceptionFeatures, frechet_distance
 
         t1 = time.time()
-        net = InceptionFeatures(args.device)
+        net = InceptionFeatures(args.device, path=args.inception)
         fid = frechet_distance(net(fake, progress=True), net(real, progress=True))
         result.update({"fid": fid, "fid_pass": fid <= 25, "fid_n": args.n, "fid_device": device,
+                       "fid_inception": net.source,
                        "fid_seconds": round(time.time() - t1, 1),
                        "fid_command": f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts fid"})
         print("FID", fid)

