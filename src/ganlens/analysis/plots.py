@@ -1,0 +1,162 @@
+"""Small PIL charts for analysis results (no plotting library needed): labelled heat-maps and bar panels."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ..errors import GanlensError
+
+WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (150, 150, 150)
+NEG, POS = np.array([49, 99, 171]), np.array([189, 33, 48])  # blue / red ends of the colour scale
+
+
+def _font():
+    return ImageFont.load_default()
+
+
+def _text_size(text: str) -> tuple[int, int]:
+    box = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=_font())
+    return box[2] - box[0], box[3] - box[1]
+
+
+def _colour(v: float, vmin: float, vmax: float, diverging: bool) -> tuple[int, int, int]:
+    if not np.isfinite(v):
+        return (220, 220, 220)
+    white = np.array(WHITE)
+    if diverging:
+        m = max(abs(vmin), abs(vmax), 1e-12)
+        t = float(np.clip(v / m, -1, 1))
+        end = POS if t > 0 else NEG
+        c = white + (end - white) * abs(t)
+    else:
+        t = float(np.clip((v - vmin) / max(vmax - vmin, 1e-12), 0, 1))
+        c = white + (POS - white) * t
+    return tuple(int(round(x)) for x in c)
+
+
+def heatmap(
+    values: np.ndarray,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    title: str = "",
+    diverging: bool | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    fmt: str = "{:.2f}",
+    cell: tuple[int, int] = (44, 20),
+    highlight_max: bool = False,
+) -> np.ndarray:
+    """A labelled heat-map picture (uint8 [H, W, 3]) with each cell's value written in it.
+
+    Args:
+        values: [R, C] numbers (NaN cells are grey).
+        rows: R row labels (left); cols: C column labels (top, rotated).
+        title: a line above the chart.
+        diverging: blue–white–red around 0 (default when the values have both signs), else white–red.
+        vmin, vmax: colour range (default: the data's).
+        fmt: number format of the cell text.
+        cell: cell width and height in pixels.
+        highlight_max: outline the largest cell of each row.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or v.shape != (len(rows), len(cols)):
+        raise GanlensError(f"heatmap values must be [{len(rows)}, {len(cols)}] for the labels given, got {list(v.shape)}")
+    finite = v[np.isfinite(v)]
+    lo = float(finite.min()) if vmin is None and finite.size else (vmin or 0.0)
+    hi = float(finite.max()) if vmax is None and finite.size else (vmax or 1.0)
+    if diverging is None:
+        diverging = lo < 0 < hi
+    cw, ch = cell
+    margin = 6
+    left = max(_text_size(r)[0] for r in rows) + 2 * margin
+    col_h = max(_text_size(c)[0] for c in cols) + 2 * margin
+    title_h = _text_size(title or "A")[1] + 2 * margin if title else 0
+    width = max(left + cw * len(cols) + margin, _text_size(title)[0] + 2 * margin if title else 0)
+    height = title_h + col_h + ch * len(rows) + margin
+    img = Image.new("RGB", (width, height), WHITE)
+    draw = ImageDraw.Draw(img)
+    font = _font()
+    if title:
+        draw.text((margin, margin), title, fill=BLACK, font=font)
+    top = title_h + col_h
+    for j, c in enumerate(cols):  # rotated column labels
+        tw, th = _text_size(c)
+        label = Image.new("RGB", (tw + 2, th + 4), WHITE)
+        ImageDraw.Draw(label).text((0, 0), c, fill=BLACK, font=font)
+        label = label.rotate(90, expand=True)
+        img.paste(label, (left + j * cw + (cw - label.width) // 2, top - label.height - margin // 2))
+    for i, r in enumerate(rows):
+        draw.text((margin, top + i * ch + (ch - _text_size(r)[1]) // 2), r, fill=BLACK, font=font)
+        row_max = int(np.nanargmax(v[i])) if highlight_max and np.isfinite(v[i]).any() else -1
+        for j in range(len(cols)):
+            x0, y0 = left + j * cw, top + i * ch
+            colour = _colour(v[i, j], lo, hi, diverging)
+            draw.rectangle([x0, y0, x0 + cw - 1, y0 + ch - 1], fill=colour, outline=WHITE)
+            if j == row_max:
+                draw.rectangle([x0, y0, x0 + cw - 1, y0 + ch - 1], outline=BLACK, width=2)
+            text = fmt.format(v[i, j]) if np.isfinite(v[i, j]) else "–"
+            tw, th = _text_size(text)
+            dark = sum(colour) < 380
+            draw.text((x0 + (cw - tw) // 2, y0 + (ch - th) // 2), text, fill=WHITE if dark else BLACK, font=font)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def bar_panels(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    title: str = "",
+    width: int = 180,
+    bar_h: int = 14,
+    fmt: str = "{:.2f}",
+    reference: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Horizontal bar charts side by side, one panel per series, sharing the row labels (uint8 [H, W, 3]).
+
+    Args:
+        labels: one label per bar row.
+        series: {panel title: values per label}.
+        title: a line above the panels.
+        width: bar area width of each panel.
+        bar_h: row height.
+        fmt: value format written after each bar.
+        reference: optional {panel title: x} drawn as a dashed vertical line (e.g. a pass threshold).
+    """
+    for name, vals in series.items():
+        if len(vals) != len(labels):
+            raise GanlensError(f"series {name!r} has {len(vals)} values for {len(labels)} labels")
+    margin = 6
+    left = max(_text_size(lab)[0] for lab in labels) + 2 * margin
+    num_w = _text_size("-0.000")[0] + margin
+    panel_w = width + num_w + 2 * margin
+    head = _text_size("A")[1] + 2 * margin
+    title_h = head if title else 0
+    canvas_w = max(left + panel_w * len(series), _text_size(title)[0] + 2 * margin if title else 0)
+    img = Image.new("RGB", (canvas_w, title_h + head + bar_h * len(labels) + margin), WHITE)
+    draw = ImageDraw.Draw(img)
+    font = _font()
+    if title:
+        draw.text((margin, margin), title, fill=BLACK, font=font)
+    for p, (name, vals) in enumerate(series.items()):
+        vals = np.asarray(vals, dtype=np.float64)
+        x0 = left + p * panel_w
+        draw.text((x0, title_h + margin), name, fill=BLACK, font=font)
+        lo, hi = min(0.0, float(np.nanmin(vals))), max(float(np.nanmax(vals)), 1e-12)
+        scale = width / (hi - lo)
+        zero = x0 + (0 - lo) * scale
+        top = title_h + head
+        for i, v in enumerate(vals):
+            y = top + i * bar_h
+            if p == 0:
+                draw.text((margin, y + 1), labels[i], fill=BLACK, font=font)
+            if np.isfinite(v):
+                a, b = sorted((zero, x0 + (v - lo) * scale))
+                draw.rectangle([a, y + 2, max(b, a + 1), y + bar_h - 3], fill=tuple(POS if v >= 0 else NEG))
+                draw.text((x0 + width + margin, y + 1), fmt.format(v), fill=BLACK, font=font)
+        if reference and name in reference:
+            xr = x0 + (reference[name] - lo) * scale
+            for y in range(top, top + bar_h * len(labels), 6):
+                draw.line([(xr, y), (xr, y + 3)], fill=GREY)
+    return np.asarray(img, dtype=np.uint8)

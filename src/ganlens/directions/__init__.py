@@ -1,0 +1,16 @@
+"""Semantic directions in a GAN's latent space: supervised (InterFaceGAN SVM), conditional, SeFa, GANSpace.
+
+Every method returns `Direction` objects (unit vector + space + layers + provenance), saved as .npz + .json.
+"""
+
+from .direction import Direction, load_directions
+from .conditional import project_out
+from .svm import fit_boundary, fit_layer_boundaries
+from .sefa import sefa, style_weights
+from .ganspace import ganspace
+from .autolabel import autolabel, correlations
+
+__all__ = [
+    "Direction", "autolabel", "correlations", "fit_boundary", "fit_layer_boundaries", "ganspace", "load_directions",
+    "project_out", "sefa", "style_weights",
+]

@@ -1,0 +1,126 @@
+"""Which w of a W+ code feeds which synthesis layer, and layer ranges by name or by number.
+
+For a StyleGAN2 generator of resolution R there are num_ws = 2·log2(R) − 2 w's. The w of index i feeds the
+layers at resolution 2^(2 + ceil(i/2)) (index 0: the 4x4 conv; odd i: a block's upsampling conv0 and the previous
+block's toRGB; even i: conv1), and the last one only the final toRGB. Named presets group them the way the
+StyleGAN paper does: coarse (4–8 px: pose, layout), middle (16–32 px: features, objects), fine (the rest:
+colour, texture).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from ..errors import GanlensError
+
+PRESETS = ("all", "coarse", "middle", "fine")
+
+LayerSpec = str | int | Iterable[int] | None
+
+
+def resolution_of_num_ws(num_ws: int) -> int:
+    """Image resolution of a StyleGAN2 generator with `num_ws` w's (num_ws = 2·log2(R) − 2)."""
+    if num_ws < 2 or num_ws % 2:
+        raise GanlensError(f"num_ws must be an even number >= 2 (2*log2(resolution) - 2), got {num_ws}")
+    return 2 ** ((num_ws + 2) // 2)
+
+
+def layer_resolutions(num_ws: int) -> list[int]:
+    """The resolution each w index feeds, e.g. num_ws=10 → [4, 8, 8, 16, 16, 32, 32, 64, 64, 64]."""
+    top = resolution_of_num_ws(num_ws)
+    out = [2 ** (2 + math.ceil(i / 2)) for i in range(num_ws - 1)]
+    return out + [top]  # the last w feeds only the final toRGB, at full resolution
+
+
+def presets(num_ws: int) -> dict[str, tuple[int, ...]]:
+    """Named layer ranges for a generator with `num_ws` w's: all, coarse, middle, fine.
+
+    coarse = w's feeding 4–8 px, fine = those feeding min(64, R) px and above, middle = the rest. Small models
+    (R < 64) thus still get a non-empty fine range: the top resolution.
+    """
+    res = layer_resolutions(num_ws)
+    fine_from = min(64, res[-1])
+    coarse = tuple(i for i, r in enumerate(res) if r <= 8)
+    fine = tuple(i for i, r in enumerate(res) if r >= fine_from and i not in coarse)
+    middle = tuple(i for i in range(num_ws) if i not in coarse and i not in fine)
+    return {"all": tuple(range(num_ws)), "coarse": coarse, "middle": middle, "fine": fine}
+
+
+def resolution_groups(num_ws: int) -> dict[str, tuple[int, ...]]:
+    """w indices grouped by the resolution they feed: {'4px': (0,), '8px': (1, 2), ...}."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(layer_resolutions(num_ws)):
+        groups.setdefault(f"{r}px", []).append(i)
+    return {k: tuple(v) for k, v in groups.items()}
+
+
+def resolve_layers(spec: LayerSpec, num_ws: int) -> tuple[int, ...]:
+    """Turn a layer spec into sorted, unique w indices.
+
+    Args:
+        spec: None or 'all' (every layer), a preset ('coarse', 'middle', 'fine'), a resolution group ('16px'),
+            a range string ('0-5', '0,2,4', '0-3,8'), an int, or an iterable of ints.
+        num_ws: how many w's the generator has.
+    Returns:
+        A non-empty, sorted tuple of indices in [0, num_ws).
+    Raises:
+        GanlensError: an unknown name, a malformed range or an index out of range.
+    """
+    if spec is None:
+        return tuple(range(num_ws))
+    if isinstance(spec, str):
+        text = spec.strip().lower()
+        named = {**presets(num_ws), **resolution_groups(num_ws)}
+        if text in named:
+            return named[text]
+        indices = _parse_range_text(text, named)
+    elif isinstance(spec, int):
+        indices = [spec]
+    else:
+        indices = [int(i) for i in spec]
+    if not indices:
+        raise GanlensError("empty layer range; give e.g. '0-5', 'coarse' or 'all'")
+    bad = [i for i in indices if not 0 <= i < num_ws]
+    if bad:
+        raise GanlensError(f"layer indices {bad} out of range: this generator has num_ws={num_ws} (valid 0-{num_ws - 1})")
+    return tuple(sorted(set(indices)))
+
+
+def _parse_range_text(text: str, named: dict[str, tuple[int, ...]]) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        try:
+            if sep:
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise GanlensError(f"layer range {part!r} runs backwards")
+                out.extend(range(a, b + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise GanlensError(
+                f"bad layer spec {text!r}: use a range like '0-5' or '0,2,4', or a name ({', '.join(named)})"
+            ) from None
+    return out
+
+
+def describe_layers(layers: tuple[int, ...] | None, num_ws: int | None = None) -> str:
+    """A short human form of a layer set: 'all', '0-5', '0-2,7'."""
+    if layers is None or (num_ws is not None and tuple(layers) == tuple(range(num_ws))):
+        return "all"
+    parts, start = [], None
+    prev = None
+    for i in list(layers) + [None]:
+        if start is None:
+            start = prev = i
+        elif i is not None and i == prev + 1:
+            prev = i
+        else:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = prev = i
+    return ",".join(parts)

@@ -1,0 +1,243 @@
+"""Scoring sampled codes with an attribute scorer (InterFaceGAN's first step), and CSV labels for saved codes.
+
+Three sources of scores, one result type (`ScoredCodes`):
+- a bundled predictor by name (``'synthfaces64'``);
+- any `Scorer`, or a user's Python callable given as ``module:function`` or ``path/to/file.py:function``;
+- a CSV of labels for a saved latent file (one row per code, one column per attribute), for users who label
+  samples with their own classifiers elsewhere.
+Codes are saved as a LatentCode ``.npz`` and scores as a ``.csv`` beside it, the same format the CSV path reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.util
+import inspect
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .errors import GanlensError
+from .io.files import atomic_write_bytes
+from .latents import LatentCode
+from .scorers import AttributeInfo, CallableScorer, Scorer, load_scorer
+
+
+@dataclass
+class ScoredCodes:
+    """Codes and the scores of their images: ``result.codes``, ``result['smile']`` → [N]."""
+
+    codes: LatentCode
+    scores: dict[str, np.ndarray]
+    attributes: tuple[AttributeInfo, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name, v in self.scores.items():
+            if np.shape(v) != (len(self.codes),):
+                raise GanlensError(f"scores for {name!r} have shape {list(np.shape(v))}; expected [{len(self.codes)}]")
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.scores:
+            raise GanlensError(f"no scores for attribute {name!r}; available: {sorted(self.scores)}")
+        return self.scores[name]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.scores)
+
+    def info(self, name: str) -> AttributeInfo | None:
+        """The scorer's description of `name` (None for CSV labels, which carry no kind)."""
+        return next((a for a in self.attributes if a.name == name), None)
+
+    def __repr__(self) -> str:
+        return f"ScoredCodes({len(self)} {self.codes.space!r} codes, attributes={self.names})"
+
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write the codes to ``path`` (.npz) and the scores to the ``.csv`` beside it; returns both paths."""
+        path = Path(path)
+        code = LatentCode(self.codes.space, self.codes.tensor, noise=self.codes.noise, meta=dict(self.codes.meta))
+        code.meta["attributes"] = [vars(a) for a in self.attributes]
+        code.save(path)
+        csv_path = path.with_suffix(".csv")
+        write_labels(csv_path, self.scores)
+        return path, csv_path
+
+
+def resolve_scorer(spec: str | Scorer) -> Scorer:
+    """A Scorer from a Scorer, a bundled name, or ``module:function`` / ``file.py:function``.
+
+    The named object may be a Scorer, a zero-argument factory returning one, or an image function
+    ``fn(uint8 [N, H, W, 3]) -> {name: [N]}`` that declares ``fn.attributes`` (AttributeInfo objects or names of
+    continuous attributes).
+
+    Raises:
+        GanlensError: the module, file or function cannot be found, or it is not usable as a scorer.
+    """
+    if isinstance(spec, Scorer):
+        return spec
+    if not isinstance(spec, str):
+        raise GanlensError(f"a scorer must be a Scorer, a bundled name or 'module:function', got {type(spec).__name__}")
+    if ":" not in spec:
+        return load_scorer(spec)
+    target, _, attr = spec.rpartition(":")
+    obj = getattr(_import_target(target, spec), attr, None)
+    if obj is None:
+        raise GanlensError(f"scorer {spec!r}: {target!r} has no attribute {attr!r}")
+    if isinstance(obj, Scorer):
+        return obj
+    if not callable(obj):
+        raise GanlensError(f"scorer {spec!r} is a {type(obj).__name__}, not a Scorer or a function")
+    required = [p for p in inspect.signature(obj).parameters.values()
+                if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not required:
+        made = obj()
+        if not isinstance(made, Scorer):
+            raise GanlensError(f"scorer factory {spec!r} returned a {type(made).__name__}, not a Scorer")
+        return made
+    declared = getattr(obj, "attributes", None)
+    if not declared:
+        raise GanlensError(
+            f"scorer function {spec!r} must declare what it returns, e.g. `{attr}.attributes = ['smile', 'age']` "
+            "(or AttributeInfo objects), or be a zero-argument factory returning a Scorer"
+        )
+    infos = [a if isinstance(a, AttributeInfo) else AttributeInfo(str(a), "continuous") for a in declared]
+    return CallableScorer(obj, infos)
+
+
+def _import_target(target: str, spec: str):
+    path = Path(target)
+    if target.endswith(".py"):
+        if not path.exists():
+            raise GanlensError(f"scorer {spec!r}: file {path} not found")
+        mod_spec = importlib.util.spec_from_file_location(f"_ganlens_user_scorer_{path.stem}", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(module)
+        return module
+    if "" not in sys.path and "." not in sys.path:  # like `python -m`, let a user's scorer in the cwd be found
+        sys.path.insert(0, "")
+    try:
+        return importlib.import_module(target)
+    except ImportError as exc:
+        raise GanlensError(f"scorer {spec!r}: cannot import module {target!r} ({exc})") from exc
+
+
+@torch.no_grad()
+def score(
+    G,
+    codes_or_n: LatentCode | int,
+    scorer: str | Scorer,
+    *,
+    seed: int = 0,
+    space: str = "w",
+    truncation_psi: float = 1.0,
+    batch_size: int = 64,
+    noise_mode: str = "const",
+    progress: bool = False,
+) -> ScoredCodes:
+    """Synthesise and score codes in batches.
+
+    Args:
+        G: the generator.
+        codes_or_n: codes to score, or how many to sample (seeded by `seed`, in `space`).
+        scorer: a Scorer, a bundled scorer name, or 'module:function'.
+        seed: z seed when sampling.
+        space: 'z', 'w' or 'w+' for sampled codes.
+        truncation_psi: truncation for sampled W / W+ codes.
+        batch_size: images synthesised and scored at once.
+        noise_mode: the generator's noise mode.
+        progress: show a tqdm bar.
+    Returns:
+        ScoredCodes with scores for every attribute of the scorer.
+    """
+    scorer = resolve_scorer(scorer)
+    if isinstance(codes_or_n, LatentCode):
+        codes = codes_or_n
+    elif isinstance(codes_or_n, (int, np.integer)) and codes_or_n > 0:
+        codes = G.sample(int(codes_or_n), seed=seed, truncation_psi=truncation_psi, space=space)
+        codes.meta["model"] = getattr(G, "name", None)
+    else:
+        raise GanlensError(f"codes_or_n must be a LatentCode or a positive count, got {codes_or_n!r}")
+    codes.validate_for(G)
+    parts: list[dict[str, np.ndarray]] = []
+    with tqdm(total=len(codes), desc="scoring", unit="img", disable=not progress) as bar:
+        for start in range(0, len(codes), batch_size):
+            chunk = codes[start : start + batch_size]
+            # Score the picture a user sees: generator output clipped to the image range, as in `G.render`.
+            images = G.synthesize(chunk, noise_mode=noise_mode, batch_size=batch_size).clamp(-1, 1)
+            parts.append(scorer(images))
+            bar.update(len(chunk))
+    scores = {a: np.concatenate([p[a] for p in parts]).astype(np.float32) for a in scorer.names}
+    return ScoredCodes(codes, scores, tuple(scorer.attributes))
+
+
+def write_labels(path: str | Path, scores: dict[str, np.ndarray]) -> Path:
+    """Write scores as CSV: a header of attribute names, then one row per code."""
+    names = list(scores)
+    cols = [np.asarray(scores[n]).reshape(-1) for n in names]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    for row in zip(*cols):
+        writer.writerow([f"{float(v):.7g}" for v in row])
+    return atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def read_labels(path: str | Path, num_codes: int | None = None, latents_name: str = "the latent file") -> dict[str, np.ndarray]:
+    """Read a labels CSV (header row of attribute names, one numeric row per code; empty or 'nan' = unlabelled).
+
+    Args:
+        path: the CSV file.
+        num_codes: the number of codes the labels must match (None: no check).
+        latents_name: the latent file's name for messages.
+    Raises:
+        GanlensError: missing file, no header, ragged or non-numeric rows, or a row count that differs from
+            `num_codes`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GanlensError(f"labels file not found: {path}")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
+    if not rows:
+        raise GanlensError(f"{path} is empty; expected a header row of attribute names and one row per code")
+    header = [h.strip() for h in rows[0]]
+    if any(not h for h in header) or len(set(header)) != len(header):
+        raise GanlensError(f"{path}: the header must name every column once, got {header}")
+    data = rows[1:]
+    if num_codes is not None and len(data) != num_codes:
+        raise GanlensError(
+            f"{path} has {len(data)} label rows but {latents_name} holds {num_codes} codes; "
+            "give exactly one row per code, in the same order"
+        )
+    out = np.full((len(data), len(header)), np.nan, dtype=np.float64)
+    for i, row in enumerate(data):
+        if len(row) != len(header):
+            raise GanlensError(f"{path}, data row {i + 1}: {len(row)} values for {len(header)} columns")
+        for j, cell in enumerate(row):
+            cell = cell.strip()
+            if cell == "" or cell.lower() == "nan":
+                continue
+            try:
+                out[i, j] = float(cell)
+            except ValueError:
+                raise GanlensError(f"{path}, data row {i + 1}, column {header[j]!r}: {cell!r} is not a number") from None
+    return {name: out[:, j] for j, name in enumerate(header)}
+
+
+def load_scored(latents: str | Path, labels: str | Path | None = None) -> ScoredCodes:
+    """Codes from a latent file plus their labels (default: the ``.csv`` beside it), row counts checked."""
+    latents = Path(latents)
+    codes = LatentCode.load(latents)
+    labels = Path(labels) if labels is not None else latents.with_suffix(".csv")
+    scores = read_labels(labels, len(codes), latents_name=str(latents))
+    attrs = tuple(AttributeInfo(**a) for a in codes.meta.get("attributes", []) if a.get("name") in scores)
+    return ScoredCodes(codes, scores, attrs)

@@ -1,0 +1,35 @@
+"""A tiny image scorer for tests of directions, editing and analysis (used in-process and as `module:function`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ganlens.scorers import AttributeInfo, CallableScorer
+
+ATTRIBUTES = (
+    AttributeInfo("brightness", "continuous", -1, 1),
+    AttributeInfo("redness", "continuous", -1, 1),
+    AttributeInfo("left_right", "continuous", -1, 1),
+    AttributeInfo("bright", "binary"),
+)
+
+
+def image_stats(images: np.ndarray) -> dict[str, np.ndarray]:
+    """Simple image statistics of uint8 [N, H, W, 3] pictures, each a function the generator can change."""
+    x = images.astype(np.float64) / 127.5 - 1
+    w = x.shape[2]
+    brightness = x.mean(axis=(1, 2, 3))
+    return {
+        "brightness": brightness,
+        "redness": x[..., 0].mean(axis=(1, 2)) - x[..., 1:].mean(axis=(1, 2, 3)),
+        "left_right": x[:, :, : w // 2].mean(axis=(1, 2, 3)) - x[:, :, w // 2 :].mean(axis=(1, 2, 3)),
+        "bright": 20 * brightness,  # a logit
+    }
+
+
+image_stats.attributes = ATTRIBUTES
+
+
+def make_scorer() -> CallableScorer:
+    """A zero-argument factory, the other accepted form of a `module:function` scorer."""
+    return CallableScorer(image_stats, ATTRIBUTES)
