@@ -11,6 +11,7 @@ from .common import CONTEXT
 from .convert import convert
 from .data import data
 from .directions import analyze, boundary, discover, edit, score
+from .invert import align, invert  # also registers `train encoder` on the train group
 from .models import info, sample
 from .operations import mix, morph, transfer
 from .train import train
@@ -28,7 +29,8 @@ def cli() -> None:
     """
 
 
-for command in (sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze):
+for command in (sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze,
+                invert, align):
     cli.add_command(command)
 
 

@@ -85,7 +85,8 @@ def load_image(path: str | Path, size: int | None = None) -> np.ndarray:
     except GanlensError:
         raise
     except Image.DecompressionBombError as exc:
-        raise GanlensError(f"{path}: refused as a decompression bomb ({exc})") from exc
+        raise GanlensError(f"{path}: image is too large (limit {MAX_IMAGE_PIXELS} pixels); refused as a possible "
+                           f"decompression bomb ({exc})") from exc
     except Exception as exc:
         raise GanlensError(f"cannot read image {path}: {exc}") from exc
     if size is not None and pil.size != (size, size):

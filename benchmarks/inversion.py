@@ -1,0 +1,348 @@
+"""Inversion on the bundled synthfaces64: every method side by side, the issue's targets, NVIDIA's projector at
+equal wall time, editability after inversion, and out-of-domain photos.
+
+Writes results/inversion.json (each part updates its own keys) and figures under docs/. Run:
+    python benchmarks/inversion.py --parts table,targets,nvidia,edit,ood --n 4 --steps 200 --threads 2
+Held-out data: renders from a seed never used in training (--data-seed) and generator samples with known codes
+(--sample-seed). Codes found by the table part are kept in runs/inversion_bench/ for the later parts.
+Timings are wall-clock seconds per image with the images of a set inverted as one batch, on whatever CPU runs it
+(the JSON records the core count and the load average at the start: on a shared machine, expect noise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganlens
+from ganlens import LatentCode
+from ganlens.invert import (
+    PTIConfig, apply_delta, invert_hybrid, invert_pti, latent_error, load_delta, load_encoder, preset, project, save_delta,
+)
+from ganlens.io import make_grid, save_image
+from ganlens.metrics.quality import fidelity, psnr
+from ganlens.synthdata import render_batch, sample_factors
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "runs" / "inversion_bench"
+OPTIM_ROWS = [("optim", "z", False), ("optim", "w", False), ("optim", "w+", False), ("optim", "w+", True)]
+
+
+def row_name(method: str, space: str, noise: bool = False, extra: str = "") -> str:
+    return f"{method}/{space}{'+noise' if noise else ''}{extra}"
+
+
+def summarise(targets: np.ndarray, recon: np.ndarray, seconds: float, lat: np.ndarray | None = None, **extra) -> dict:
+    m = fidelity(targets, recon)
+    out = {k: round(float(np.mean(v)), 4) for k, v in m.items() if k in ("psnr", "ssim", "perceptual", "mae")}
+    out["psnr_min"] = round(float(m["psnr"].min()), 2)
+    out["seconds_per_image"] = round(seconds / len(targets), 3)
+    if lat is not None:
+        out["latent_error"] = round(float(np.mean(lat)), 4)
+    out.update(extra)
+    return out
+
+
+def datasets(G, n: int, data_seed: int, sample_seed: int) -> dict[str, tuple[np.ndarray, LatentCode | None]]:
+    renders = render_batch(sample_factors(n, data_seed), size=G.img_resolution, workers=1)
+    true = G.sample(n, seed=sample_seed, space="w+")
+    return {"renders": (renders, None), "samples": (G.render(true), true)}
+
+
+def part_table(G, sets, args, doc) -> None:
+    """Method x space on both sets; codes saved for later parts."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    enc = load_encoder(G.name)
+    table: dict[str, dict] = doc.setdefault("table", {})
+    for set_name, (imgs, true) in sets.items():
+        rows = table.setdefault(set_name, {})
+
+        def lat(code):
+            return None if true is None else latent_error(code, true, G)
+
+        for method, space, noise in OPTIM_ROWS:
+            name = row_name(method, space, noise)
+            res = project(G, imgs, "ganlens", space=space, noise=noise, steps=args.steps, batch_size=len(imgs))
+            res.code.save(WORK / f"{set_name}_{name.replace('/', '_')}.npz")
+            rows[name] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code), steps=args.steps)
+            print(set_name, name, rows[name], flush=True)
+        for it in (1, 3):
+            t0 = time.perf_counter()
+            code = enc.invert(imgs, G=G, iterations=it)
+            dt = time.perf_counter() - t0
+            code.save(WORK / f"{set_name}_encoder_{it}.npz")
+            rows[row_name("encoder", "w+", extra=f" ({it} pass{'es' if it > 1 else ''})")] = summarise(
+                imgs, G.render(code), dt, lat(code))
+        res = invert_hybrid(G, imgs, encoder=enc, steps=args.steps // 3, batch_size=len(imgs))
+        res.code.save(WORK / f"{set_name}_hybrid.npz")
+        rows[row_name("hybrid", "w+")] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code),
+                                                   steps=args.steps // 3, encoder_passes=2)
+        print(set_name, "hybrid", rows[row_name("hybrid", "w+")], flush=True)
+        if set_name in args.pti_sets:
+            cfg = PTIConfig(pivot_steps=args.pti_pivot_steps, tune_steps=args.pti_tune_steps)
+            res = invert_pti(G, imgs, cfg, batch_size=len(imgs))
+            res.code.save(WORK / f"{set_name}_pti.npz")
+            for i, d in enumerate(res.deltas):
+                save_delta(d, WORK / f"{set_name}_pti_{i}.safetensors", {"generator": G.name})
+            rows[row_name("pti", "w")] = summarise(
+                imgs, res.render(G), res.seconds, lat(res.code), pivot_steps=args.pti_pivot_steps,
+                tune_steps=res.tune_steps, pivot_psnr=round(float(psnr(imgs, G.render(res.code)).mean()), 2),
+                delta_kib=round((WORK / f"{set_name}_pti_0.safetensors").stat().st_size / 1024, 1))
+            print(set_name, "pti", rows[row_name("pti", "w")], flush=True)
+    r = table["renders"]
+    order = [r[row_name("optim", s)]["psnr"] for s in ("z", "w", "w+")]
+    doc["image2stylegan_claim"] = {
+        "psnr_z_w_wplus_on_renders": order,
+        "holds": bool(order[0] < order[1] < order[2]),
+        "statement": "W+ reconstructs better than W, W better than Z (Abdal et al. 2019)",
+    }
+
+
+def part_targets(G, sets, args, doc) -> None:
+    """W+noise >= 32 dB (500 steps), encoder >= 500 img/s, hybrid vs 500 steps at <= 1/3 time, PTI >= 38 dB."""
+    imgs, _ = sets["renders"]
+    t: dict[str, dict] = doc.setdefault("targets", {})
+    base = project(G, imgs, "ganlens", space="w+", noise=True, steps=500, batch_size=len(imgs))
+    base_psnr = float(psnr(imgs, G.render(base.code)).mean())
+    t["wplus_noise_psnr"] = {"target": ">= 32 dB", "steps": 500, "psnr": round(base_psnr, 2),
+                             "seconds_per_image": round(base.seconds / len(imgs), 2), "pass": base_psnr >= 32}
+    enc = load_encoder(G.name)
+    batch = np.concatenate([imgs] * (256 // len(imgs) + 1))[:256]
+    enc.invert(batch)  # warm-up
+    rates = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        enc.invert(batch, batch_size=256)
+        rates.append(256 / (time.perf_counter() - t0))
+    t["encoder_throughput"] = {"target": ">= 500 images/s (single pass, 64x64, CPU, batch 256, bf16)",
+                               "images_per_s_best": round(max(rates), 1), "images_per_s_median": round(float(np.median(rates)), 1),
+                               "threads": torch.get_num_threads(), "pass": max(rates) >= 500}
+    hyb = {}
+    for steps in (50, 166):
+        res = invert_hybrid(G, imgs, encoder=enc, steps=steps, noise=True, batch_size=len(imgs))
+        hyb[steps] = (float(psnr(imgs, G.render(res.code)).mean()), res.seconds)
+    best = next(((s, p, sec) for s, (p, sec) in sorted(hyb.items()) if p >= base_psnr), None)
+    t["hybrid_vs_500_steps"] = {
+        "target": "hybrid reaches the PSNR of 500 optimisation steps (W+ with noise) in <= 1/3 of their time",
+        "optim_500": {"psnr": round(base_psnr, 2), "seconds": round(base.seconds, 1)},
+        "hybrid": {str(s): {"psnr": round(p, 2), "seconds": round(sec, 1), "time_ratio": round(sec / base.seconds, 3)}
+                   for s, (p, sec) in hyb.items()},
+        "pass": best is not None and best[2] <= base.seconds / 3,
+    }
+    pti_row = doc.get("table", {}).get("renders", {}).get(row_name("pti", "w"))
+    if pti_row:
+        t["pti_psnr"] = {"target": ">= 38 dB", "psnr": pti_row["psnr"], "pass": pti_row["psnr"] >= 38,
+                         "tune_steps": pti_row["tune_steps"]}
+    print(json.dumps(t, indent=1), flush=True)
+
+
+def part_nvidia(G, sets, args, doc) -> None:
+    """ganlens' defaults (optim preset and hybrid) vs the nvidia preset on the same images at equal wall time."""
+    imgs, _ = sets["renders"]
+    ours = project(G, imgs, "ganlens", batch_size=len(imgs))
+    ours_psnr = float(psnr(imgs, G.render(ours.code)).mean())
+    hyb = invert_hybrid(G, imgs, batch_size=len(imgs))
+    hyb_psnr = float(psnr(imgs, G.render(hyb.code)).mean())
+    probe = project(G, imgs, "nvidia", steps=5, batch_size=len(imgs))  # per-step cost of the preset
+    per_step = probe.seconds / 5
+    steps = max(10, int(ours.seconds / per_step))
+    nv = project(G, imgs, "nvidia", steps=steps, batch_size=len(imgs))
+    nv_psnr = float(psnr(imgs, G.render(nv.code)).mean())
+    doc["nvidia_comparison"] = {
+        "target": "ganlens default better in PSNR at equal wall time (or equal PSNR at <= 1/2 the time)",
+        "ganlens_optim_preset": {"psnr": round(ours_psnr, 2), "seconds": round(ours.seconds, 1), "steps": 300},
+        "ganlens_hybrid_default": {"psnr": round(hyb_psnr, 2), "seconds": round(hyb.seconds, 1), "steps": 100},
+        "nvidia_equal_time": {"psnr": round(nv_psnr, 2), "seconds": round(nv.seconds, 1), "steps": steps,
+                              "note": "the preset's schedule (ramps, noise decay) compressed into the steps that fit"},
+        "nvidia_full_1000_steps_seconds_estimate": round(per_step * 1000, 1),
+        "pass": ours_psnr > nv_psnr and hyb_psnr > nv_psnr,
+    }
+    print(json.dumps(doc["nvidia_comparison"], indent=1), flush=True)
+
+
+def _edit_scores(G, scorer, code: LatentCode, direction, sigma: float, strength: float, gens=None) -> dict[str, np.ndarray]:
+    """Scores of each code moved by −s, 0, +s (s = strength·σ along the normal); all layers of W+ codes move."""
+    from ganlens.edit import move
+
+    moved = move(code, direction, [-strength * sigma / direction.scale, 0.0, strength * sigma / direction.scale],
+                 num_ws=G.num_ws)
+    if gens is None:
+        imgs = G.render(moved)
+    else:  # PTI: each image with its own tuned generator
+        imgs = np.concatenate([gens[i].render(moved[3 * i : 3 * i + 3]) for i in range(len(code))])
+    return {k: v.reshape(len(code), 3) for k, v in scorer(imgs).items()}
+
+
+def part_edit(G, sets, args, doc) -> None:
+    """Edit success and leakage of inverted renders per method, with InterFaceGAN boundaries fitted in W."""
+    from ganlens.directions import fit_boundary
+    from ganlens.scorers import load_scorer
+
+    scorer = load_scorer(G.name)
+    codes = G.sample(args.boundary_samples, seed=4242)
+    scores = scorer(G.render(codes))
+    attrs = {"smile": False, "age": False, "glasses": True}
+    dirs = {a: fit_boundary(codes, scores[a], attribute=a, binary=b, ratio=0.1, model=G.name, num_ws=G.num_ws)
+            for a, b in attrs.items()}
+    sigma = {a: float(np.std(codes.tensor.numpy() @ d.vector)) for a, d in dirs.items()}
+    spans = {a: float(np.percentile(scores[a], 95) - np.percentile(scores[a], 5)) for a in scores}
+    imgs, _ = sets["renders"]
+    candidates = {
+        "generator samples (reference)": (G.sample(len(imgs), seed=5151), None),
+        **{name: (LatentCode.load(WORK / f"renders_{fname}.npz"), None) for name, fname in [
+            ("optim/w", "optim_w"), ("optim/w+", "optim_w+"), ("optim/w+noise", "optim_w+noise"),
+            ("encoder/w+", "encoder_1"), ("hybrid/w+", "hybrid")] if (WORK / f"renders_{fname}.npz").exists()},
+    }
+    if (WORK / "renders_pti.npz").exists():
+        pcode = LatentCode.load(WORK / "renders_pti.npz")
+        gens = [apply_delta(G, load_delta(WORK / f"renders_pti_{i}.safetensors")[0]) for i in range(len(pcode))]
+        candidates["pti/w"] = (pcode, gens)
+    out: dict[str, dict] = {}
+    for name, (code, gens) in candidates.items():
+        per_attr = {}
+        for a, d in dirs.items():
+            s = _edit_scores(G, scorer, code, d, sigma[a], args.edit_strength, gens)
+            lo, mid, hi = s[a][:, 0], s[a][:, 1], s[a][:, 2]
+            if attrs[a]:  # binary (logits): the edit must cross the decision boundary both ways
+                ok = (hi > 0) & (lo < 0)
+            else:
+                delta = 0.1 * spans[a]
+                ok = (hi > mid + delta) & (lo < mid - delta)
+            others = [o for o in scores if o != a and o not in ("background", "light")]
+            leak = np.mean([np.abs(s[o][:, 2] - s[o][:, 0]).mean() / spans[o] for o in others])
+            per_attr[a] = {"success": round(float(ok.mean()), 3), "leakage": round(float(leak), 4)}
+        out[name] = {"per_attribute": per_attr,
+                     "success": round(float(np.mean([v["success"] for v in per_attr.values()])), 3),
+                     "leakage": round(float(np.mean([v["leakage"] for v in per_attr.values()])), 4)}
+        print(name, out[name], flush=True)
+    doc["editability"] = {
+        "boundaries": {a: {"val_accuracy": d.metrics.get("val_accuracy"), "sigma": round(sigma[a], 4)} for a, d in dirs.items()},
+        "boundary_samples": args.boundary_samples,
+        "strength": f"±{args.edit_strength} σ of the samples' projection on the normal, all layers of W+ codes",
+        "success_rule": "binary: logit > 0 after +s and < 0 after −s; continuous: score moves > 10 % of its 5–95 % "
+                        "span above the unedited score at +s and below it at −s",
+        "leakage_rule": "mean |score(+s) − score(−s)| / span over the other attributes (not background, light)",
+        "methods": out,
+        "target": "W+ and PTI codes edit with success >= 85 %",
+        "pass": all(out[k]["success"] >= 0.85 for k in ("optim/w+", "pti/w") if k in out),
+    }
+    # Figure: one render per method row, smile −/0/+.
+    rows = []
+    for name, (code, gens) in candidates.items():
+        from ganlens.edit import move
+
+        moved = move(code[:1], dirs["smile"], [-args.edit_strength * sigma["smile"], 0, args.edit_strength * sigma["smile"]],
+                     num_ws=G.num_ws)
+        rows.append((gens[0] if gens else G).render(moved))
+    save_image(make_grid(np.concatenate(rows), ncols=3), ROOT / "docs" / "inversion_edits.png", scale=2)
+
+
+def part_ood(G, sets, args, doc) -> None:
+    """Out of domain (Image2StyleGAN §3.2): the astronaut (aligned when dlib is present) and a cat."""
+    import skimage.data
+
+    from ganlens.invert.runner import load_for_inversion
+
+    photos = {}
+    try:
+        from ganlens.invert.align import FaceAligner
+
+        photos["astronaut (aligned)"] = FaceAligner().align(skimage.data.astronaut(), size=G.img_resolution).image
+    except ganlens.GanlensError as exc:
+        print("alignment unavailable, centre crop instead:", exc)
+        photos["astronaut (centre crop)"] = None
+    tmp = WORK / "ood"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, img in [("astronaut", skimage.data.astronaut()), ("chelsea", skimage.data.chelsea())]:
+        save_image(img, tmp / f"{name}.png")
+    if photos.get("astronaut (centre crop)", 0) is None:
+        photos["astronaut (centre crop)"] = load_for_inversion(tmp / "astronaut.png", G.img_resolution)[0]
+    photos["chelsea (cat, centre crop)"] = load_for_inversion(tmp / "chelsea.png", G.img_resolution)[0]
+    imgs = np.stack(list(photos.values()))
+    out, fig = {}, [imgs]
+    for label, kw in [("optim/w", dict(space="w")), ("optim/w+", dict(space="w+")), ("optim/w+noise", dict(space="w+", noise=True))]:
+        res = project(G, imgs, "ganlens", steps=args.steps, batch_size=len(imgs), **kw)
+        rec = G.render(res.code)
+        fig.append(rec)
+        m = fidelity(imgs, rec)
+        out[label] = {name: {"psnr": round(float(m["psnr"][i]), 2), "ssim": round(float(m["ssim"][i]), 3),
+                             "perceptual": round(float(m["perceptual"][i]), 3)} for i, name in enumerate(photos)}
+    enc = load_encoder(G.name)
+    rec = G.render(enc.invert(imgs, G=G, iterations=3))
+    fig.append(rec)
+    out["encoder/w+ (3 passes)"] = {name: {"psnr": round(float(v), 2)} for name, v in zip(photos, psnr(imgs, rec))}
+    doc["out_of_domain"] = {"images": list(photos), "steps": args.steps, "results": out,
+                            "figure": "docs/inversion_ood.png (rows: target, W, W+, W+noise, encoder)"}
+    save_image(make_grid(np.concatenate(fig), ncols=len(imgs)), ROOT / "docs" / "inversion_ood.png", scale=3)
+    print(json.dumps(out, indent=1), flush=True)
+
+
+def figure(G, sets, args) -> None:
+    """docs/inversion.png: columns = renders then samples; rows = target and each method of the table."""
+    rows = []
+    for set_name, (imgs, _) in sets.items():
+        col = [imgs[: args.fig_n]]
+        for fname in ["optim_z", "optim_w", "optim_w+", "optim_w+noise", "encoder_1", "encoder_3", "hybrid"]:
+            col.append(G.render(LatentCode.load(WORK / f"{set_name}_{fname}.npz")[: args.fig_n]))
+        if (WORK / f"{set_name}_pti.npz").exists():
+            pcode = LatentCode.load(WORK / f"{set_name}_pti.npz")
+            col.append(np.concatenate([apply_delta(G, load_delta(WORK / f"{set_name}_pti_{i}.safetensors")[0]).render(pcode[i])
+                                       for i in range(min(args.fig_n, len(pcode)))]))
+        rows.append(col)
+    n_rows = min(len(c) for c in rows)
+    grid = [np.concatenate([c[r] for c in rows]) for r in range(n_rows)]
+    save_image(make_grid(np.concatenate(grid), ncols=len(grid[0])), ROOT / "docs" / "inversion.png", scale=2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="synthfaces64")
+    ap.add_argument("--parts", default="table,targets,nvidia,edit,ood,figure")
+    ap.add_argument("--n", type=int, default=4, help="images per set (the issue asks 200; see the JSON's note)")
+    ap.add_argument("--steps", type=int, default=200, help="optimisation steps of the table's optim rows")
+    ap.add_argument("--pti-sets", default="renders", help="sets on which PTI runs (comma-separated)")
+    ap.add_argument("--pti-pivot-steps", type=int, default=450)
+    ap.add_argument("--pti-tune-steps", type=int, default=350)
+    ap.add_argument("--boundary-samples", type=int, default=2000)
+    ap.add_argument("--edit-strength", type=float, default=3.0)
+    ap.add_argument("--fig-n", type=int, default=4)
+    ap.add_argument("--data-seed", type=int, default=31_337, help="held-out renders (the training set used seed 0)")
+    ap.add_argument("--sample-seed", type=int, default=8_888)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "results" / "inversion.json"))
+    args = ap.parse_args()
+    args.pti_sets = args.pti_sets.split(",")
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    doc = json.loads(out.read_text()) if out.exists() else {}
+    G = ganlens.load(args.model)
+    sets = datasets(G, args.n, args.data_seed, args.sample_seed)
+    doc["setup"] = {
+        "model": args.model, "images_per_set": args.n, "optim_steps": args.steps, "data_seed": args.data_seed,
+        "sample_seed": args.sample_seed, "threads": args.threads, "cpu_count": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "torch": torch.__version__,
+        "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
+        "note": ("The issue asks for 200 renders + 200 samples; optimisation at ~0.1 s per image-step on a shared "
+                 "2-core CPU makes that hours, so each set has --n images. Means over so few images carry "
+                 "roughly ±1 dB of sampling noise."),
+    }
+    parts = {"table": part_table, "targets": part_targets, "nvidia": part_nvidia, "edit": part_edit, "ood": part_ood,
+             "figure": lambda G, s, a, d: figure(G, s, a)}
+    for name in args.parts.split(","):
+        t0 = time.perf_counter()
+        parts[name](G, sets, args, doc)
+        doc.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=2, default=str))
+        print(f"[{name}] done in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

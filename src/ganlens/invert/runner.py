@@ -1,0 +1,236 @@
+"""Invert a folder (or list) of images: batched, resumable, robust to bad files.
+
+Per image NAME the output folder gets NAME.npz (the LatentCode), NAME.png (the reconstruction),
+NAME_compare.png (target | reconstruction), for PTI NAME_delta.safetensors (the tuned weights' delta), and
+NAME.json (metrics and settings) — written last, so its presence means the image is finished. Every write is
+atomic (temporary file + rename): a run killed at any moment leaves whole files only and loses at most the batch
+in flight; re-running skips finished images. `summary.csv` lists every image (finished or failed) and is
+rewritten after each batch. Images that cannot be read are reported (log line and summary row) and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..errors import GanlensError
+from ..io.files import atomic_write_bytes
+from ..io.images import load_image, make_grid, save_image
+from ..metrics.quality import fidelity
+from ..models.stylegan2 import Generator
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
+METHODS = ("optim", "encoder", "hybrid", "pti")
+SUMMARY_FIELDS = ("name", "source", "status", "method", "space", "psnr", "ssim", "mse", "mae", "perceptual", "seconds", "error")
+
+
+@dataclass
+class RunSettings:
+    """What `invert_images` does to each image.
+
+    Args:
+        method: 'optim', 'encoder', 'hybrid' or 'pti'.
+        space: 'z', 'w' or 'w+' for optim / hybrid (None: the preset's; the encoder predicts W+, PTI pivots in W).
+        noise: optimise noise maps too (None: the preset's). steps: optimisation steps (PTI: tuning steps; None: the method's default).
+        preset: OptimConfig preset for optim / hybrid ('ganlens', 'nvidia', ...).
+        batch_size: images inverted together. encoder: path or bundled name (None: the model's bundled encoder).
+        overrides: further OptimConfig fields.
+    """
+
+    method: str = "optim"
+    space: str | None = None
+    noise: bool | None = None
+    steps: int | None = None
+    preset: str = "ganlens"
+    batch_size: int = 8
+    encoder: str | None = None
+    overrides: dict = field(default_factory=dict)
+
+    def validate(self) -> "RunSettings":
+        if self.method not in METHODS:
+            raise GanlensError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.batch_size < 1:
+            raise GanlensError(f"batch size must be >= 1, got {self.batch_size}")
+        return self
+
+
+def collect_images(inputs: list[str | Path]) -> list[Path]:
+    """Files given, plus image files (by suffix) directly inside folders given, sorted per folder.
+
+    Raises:
+        GanlensError: an input does not exist, or nothing to invert was found.
+    """
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise GanlensError(f"input not found: {p}")
+    if not out:
+        raise GanlensError(f"no images found in {', '.join(map(str, inputs))} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return out
+
+
+def output_names(paths: list[Path]) -> list[str]:
+    """One output name per input: the file stem, or stem_suffix where two inputs share a stem."""
+    stems = [p.stem for p in paths]
+    dup = {s for s in stems if stems.count(s) > 1}
+    names = [f"{p.stem}_{p.suffix.lstrip('.').lower()}" if p.stem in dup else p.stem for p in paths]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):  # same stem and suffix in different folders: number them
+        if n in seen:
+            names[i] = f"{n}_{i}"
+        seen[n] = i
+    return names
+
+
+def load_for_inversion(path: Path, resolution: int) -> tuple[np.ndarray, str]:
+    """uint8 [R, R, 3]: any mode and size → RGB, centre-cropped to a square, Lanczos-resized; plus a log note."""
+    img = load_image(path)  # raises GanlensError with the reason for unreadable / tiny / huge files
+    with Image.open(path) as im:
+        mode, (w, h) = im.mode, im.size
+    notes = [] if mode == "RGB" else [f"{mode} → RGB"]
+    side = min(w, h)
+    if w != h:
+        top, left = (h - side) // 2, (w - side) // 2
+        img = img[top : top + side, left : left + side]
+        notes.append(f"centre-cropped {w}x{h} → {side}x{side}")
+    if side != resolution:
+        img = np.asarray(Image.fromarray(img).resize((resolution, resolution), Image.LANCZOS), dtype=np.uint8)
+        notes.append(f"resized {side} → {resolution}")
+    return img, ", ".join(notes)
+
+
+def _invert_batch(G: Generator, images: np.ndarray, s: RunSettings, encoder) -> tuple[list, np.ndarray, list | None]:
+    """(codes per image, reconstructions uint8, PTI deltas or None)."""
+    from .hybrid import invert_hybrid
+    from .optimize import preset, project
+    from .pti import PTIConfig, invert_pti
+
+    opts = dict(s.overrides)
+    if s.method == "encoder":
+        code = encoder.invert(images, G=G, iterations=int(opts.get("iterations", 1)))
+        return [code[i] for i in range(len(code))], G.render(code), None
+    if s.method == "pti":
+        cfg = PTIConfig(tune_steps=s.steps) if s.steps else PTIConfig()
+        res = invert_pti(G, images, cfg, batch_size=s.batch_size)
+        return [res.code[i] for i in range(len(res.code))], res.render(G), res.deltas
+    fields = {"space": s.space, "noise": s.noise, "steps": s.steps}
+    cfg = preset(s.preset, batch_size=s.batch_size, **{k: v for k, v in fields.items() if v is not None}, **opts)
+    if s.method == "hybrid":
+        res = invert_hybrid(G, images, encoder=encoder, config=cfg, **({"steps": s.steps} if s.steps else {}))
+    else:
+        res = project(G, images, cfg)
+    return [res.code[i] for i in range(len(res.code))], G.render(res.code), None
+
+
+def _write_summary(out: Path, rows: dict[str, dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for name in sorted(rows):
+        writer.writerow(rows[name])
+    atomic_write_bytes(out / "summary.csv", buf.getvalue().encode())
+
+
+def invert_images(
+    G: Generator,
+    inputs: list[str | Path],
+    out: str | Path,
+    settings: RunSettings | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> dict[str, dict]:
+    """Invert every image of `inputs` (files and/or folders) into `out`, skipping finished ones.
+
+    Returns:
+        {name: summary row} for every input (status 'done', 'skipped' (finished earlier) or 'error').
+    """
+    from tqdm import tqdm
+
+    s = (settings or RunSettings()).validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp"):  # temporary files of writes a killed run left unfinished
+        stale.unlink(missing_ok=True)
+    paths = collect_images(inputs)
+    names = output_names(paths)
+    rows: dict[str, dict] = {}
+    todo: list[tuple[str, Path]] = []
+    for name, path in zip(names, paths):
+        done = out / f"{name}.json"
+        if done.exists():
+            try:
+                doc = json.loads(done.read_text())
+                rows[name] = {**doc.get("metrics", {}), "name": name, "source": str(path), "status": "skipped",
+                              "method": doc.get("method"), "space": doc.get("space"), "seconds": doc.get("seconds")}
+                continue
+            except (OSError, ValueError):
+                pass  # unreadable marker (should not happen with atomic writes): redo the image
+        todo.append((name, path))
+    if len(todo) < len(paths):
+        log(f"{len(paths) - len(todo)} of {len(paths)} images already inverted in {out}; skipping them")
+    encoder = None
+    if s.method in ("encoder", "hybrid"):
+        from .encoder import load_encoder
+
+        encoder = load_encoder(s.encoder or G.name, device=G.device)
+    bar = tqdm(total=len(todo), disable=not progress, desc=f"invert ({s.method})", unit="img")
+    i = 0
+    while i < len(todo):
+        batch_names, batch_paths, batch_imgs = [], [], []
+        while i < len(todo) and len(batch_imgs) < s.batch_size:
+            name, path = todo[i]
+            i += 1
+            try:
+                img, note = load_for_inversion(path, G.img_resolution)
+            except GanlensError as exc:
+                log(f"skipping {path}: {exc}")
+                rows[name] = {"name": name, "source": str(path), "status": "error", "error": str(exc)}
+                bar.update(1)
+                continue
+            if note:
+                log(f"{path}: {note}")
+            batch_names.append(name)
+            batch_paths.append(path)
+            batch_imgs.append(img)
+        if not batch_imgs:
+            continue
+        targets = np.stack(batch_imgs)
+        t0 = time.perf_counter()
+        codes, recons, deltas = _invert_batch(G, targets, s, encoder)
+        per_image = (time.perf_counter() - t0) / len(targets)
+        metrics = fidelity(targets, recons)
+        for j, (name, path) in enumerate(zip(batch_names, batch_paths)):
+            m = {k: round(float(v[j]), 6) for k, v in metrics.items()}
+            code = codes[j]
+            code.meta.update({"source": str(path), "model": G.name})
+            code.save(out / f"{name}.npz")
+            if deltas is not None:
+                from .pti import save_delta
+
+                save_delta(deltas[j], out / f"{name}_delta.safetensors", {"generator": G.name, "latent": f"{name}.npz"})
+            save_image(recons[j], out / f"{name}.png")
+            save_image(make_grid(np.stack([targets[j], recons[j]]), ncols=2), out / f"{name}_compare.png")
+            doc = {"source": str(path), "model": G.name, "method": s.method, "space": code.space,
+                   "noise": code.noise is not None, "seconds": round(per_image, 4), "metrics": m,
+                   "settings": {k: v for k, v in s.__dict__.items() if k != "overrides"} | {"overrides": s.overrides}}
+            atomic_write_bytes(out / f"{name}.json", json.dumps(doc, indent=2, default=str).encode())  # last: done
+            rows[name] = {**m, "name": name, "source": str(path), "status": "done", "method": s.method,
+                          "space": code.space, "seconds": round(per_image, 4)}
+        bar.update(len(batch_imgs))
+        _write_summary(out, rows)
+    bar.close()
+    _write_summary(out, rows)
+    return rows
