@@ -58,7 +58,7 @@ class FastGenerator:
         if self._bf16:
             G.to(memory_format=torch.channels_last)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> object:
         return getattr(self._G, name)
 
     @torch.no_grad()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 
 import numpy as np
@@ -70,10 +69,13 @@ def test_missing_dlib_names_the_extra(monkeypatch):
 
 
 def test_cli_align(tmp_path, astronaut):
+    from click.testing import CliRunner
+
+    from ganlens.cli import cli
+
     src = tmp_path / "astronaut.jpg"
     Image.fromarray(astronaut).save(src)
     out = tmp_path / "aligned"
-    r = subprocess.run([sys.executable, "-m", "ganlens", "align", str(src), "--size", "64", "--out", str(out)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    r = CliRunner().invoke(cli, ["align", str(src), "--size", "64", "--out", str(out)])
+    assert r.exit_code == 0, r.output
     assert Image.open(out / "astronaut.png").size == (64, 64)

@@ -18,6 +18,8 @@ import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +29,9 @@ from .errors import GanlensError
 from .io.files import atomic_write_bytes
 from .latents import LatentCode
 from .scorers import AttributeInfo, CallableScorer, Scorer, load_scorer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models.stylegan2 import Generator
 
 
 @dataclass
@@ -113,7 +118,7 @@ def resolve_scorer(spec: str | Scorer) -> Scorer:
     return CallableScorer(obj, infos)
 
 
-def _import_target(target: str, spec: str):
+def _import_target(target: str, spec: str) -> ModuleType:
     path = Path(target)
     if target.endswith(".py"):
         if not path.exists():
@@ -132,7 +137,7 @@ def _import_target(target: str, spec: str):
 
 @torch.no_grad()
 def score(
-    G,
+    G: Generator,
     codes_or_n: LatentCode | int,
     scorer: str | Scorer,
     *,

@@ -8,12 +8,16 @@ other attribute (in units of its spread), the pixel drift, and the fraction of s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..directions.direction import Direction
 from .rescore import measure_edits
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.stylegan2 import Generator
+    from ..scorers import Scorer
 
 
 @dataclass
@@ -35,9 +39,9 @@ class DistanceEffect:
 
 
 def distance_effect(
-    G,
+    G: Generator,
     direction: Direction,
-    scorer,
+    scorer: Scorer | str,
     strengths: Sequence[float] = (-9, -6, -3, -1, 1, 3, 6, 9),
     num_samples: int = 200,
     seed: int = 1,

@@ -8,7 +8,7 @@ the layer range that controls the attribute.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -16,6 +16,10 @@ from ..directions.direction import Direction
 from ..edit.layers import resolution_groups, resolve_layers
 from ..errors import GanlensError
 from .rescore import measure_edits
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.stylegan2 import Generator
+    from ..scorers import Scorer
 
 
 @dataclass
@@ -55,9 +59,9 @@ class LayerwiseReport:
 
 
 def layerwise(
-    G,
+    G: Generator,
     directions: Sequence[Direction],
-    scorer,
+    scorer: Scorer | str,
     groups: dict[str, Sequence[int]] | str | None = None,
     strength: float = 2.0,
     num_samples: int = 200,

@@ -13,7 +13,7 @@ WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (150, 150, 150)
 NEG, POS = np.array([49, 99, 171]), np.array([189, 33, 48])  # blue / red ends of the colour scale
 
 
-def _font():
+def _font() -> ImageFont.ImageFont:
     return ImageFont.load_default()
 
 

@@ -13,7 +13,7 @@ scores all of them; everything else is read off that pass:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -24,8 +24,11 @@ from ..errors import GanlensError
 from ..latents import LatentCode
 from ..scorers import Scorer
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.stylegan2 import Generator
 
-def sample_base(G, space: str, n: int, seed: int, truncation_psi: float = 1.0) -> LatentCode:
+
+def sample_base(G: Generator, space: str, n: int, seed: int, truncation_psi: float = 1.0) -> LatentCode:
     """Fresh codes for a direction's space: z codes for Z directions, w codes for W / W+ ones (same z either way)."""
     if space == "z":
         return G.sample(n, seed=seed, space="z")
@@ -169,7 +172,7 @@ class EditReport:
 
 @torch.no_grad()
 def measure_edits(
-    G,
+    G: Generator,
     directions: Sequence[Direction],
     scorer: Scorer | str,
     strengths: Sequence[float] = (2.0,),
@@ -256,7 +259,7 @@ def measure_edits(
 
 
 def rescore(
-    G, directions: Sequence[Direction], scorer: Scorer | str, strength: float = 2.0, num_samples: int = 1000,
+    G: Generator, directions: Sequence[Direction], scorer: Scorer | str, strength: float = 2.0, num_samples: int = 1000,
     seed: int = 1, **kwargs,
 ) -> dict[str, float]:
     """HiGAN re-scoring Δ for each direction's own attribute (λ = 2, K = 1000 fresh samples by default).

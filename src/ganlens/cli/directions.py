@@ -209,10 +209,11 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
     if joint:
         pairs = []
         for item in joint:
-            path, sep, amount = item.rpartition(":")
-            if not sep:
-                raise click.BadParameter(f"{item!r}: use DIRECTION.npz:STRENGTH", param_hint="--add")
-            pairs.append((Direction.load(path), float(amount)))
+            path, _, amount = item.rpartition(":")
+            try:
+                pairs.append((Direction.load(path), float(amount)))
+            except ValueError:
+                raise click.BadParameter(f"{item!r}: use DIRECTION.npz:STRENGTH", param_hint="--add") from None
         edited = move_joint(edited, pairs, num_ws=G.num_ws)
     moved_layers = resolve_layers(layers if layers else d.layers, G.num_ws) if (layers or d.layers) else None
     if jitter_sigma > 0:

@@ -8,12 +8,16 @@ strength. The attribute with the largest |r| is the label; |r| says how cleanly 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..errors import GanlensError
 from .direction import Direction
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.stylegan2 import Generator
+    from ..scorers import Scorer
 
 
 def correlations(strengths: Sequence[float], changes: np.ndarray) -> np.ndarray:
@@ -37,9 +41,9 @@ def correlations(strengths: Sequence[float], changes: np.ndarray) -> np.ndarray:
 
 
 def autolabel(
-    G,
+    G: Generator,
     directions: Sequence[Direction],
-    scorer,
+    scorer: Scorer | str,
     strengths: Sequence[float] = (-2, -1, 1, 2),
     num_samples: int = 64,
     seed: int = 2,

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -220,7 +219,7 @@ def load_directions(folder: str | Path) -> list[Direction]:
     return [Direction.load(f) for f in files]
 
 
-def json_default(obj):
+def json_default(obj: object) -> object:
     """`json.dumps(default=...)` for NumPy scalars and arrays, tuples, and anything else as its str."""
     if isinstance(obj, (np.floating, np.integer)):
         return obj.item()

@@ -6,6 +6,8 @@ its standard deviation σ as the Direction's `scale`, so an edit of strength 2 m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from sklearn.decomposition import IncrementalPCA
@@ -15,10 +17,13 @@ from ..edit.layers import LayerSpec, resolve_layers
 from ..errors import GanlensError
 from .direction import Direction
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.stylegan2 import Generator
+
 
 @torch.no_grad()
 def ganspace(
-    G,
+    G: Generator,
     num_samples: int = 300_000,
     num_components: int = 80,
     layers: LayerSpec = "all",

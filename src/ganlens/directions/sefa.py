@@ -7,14 +7,19 @@ eigenvectors of AᵀA. As in the reference code each affine output channel's wei
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..edit.layers import LayerSpec, resolve_layers
 from ..errors import GanlensError
 from .direction import Direction
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.stylegan2 import Generator
 
-def style_weights(G, layers: LayerSpec = "all") -> np.ndarray:
+
+def style_weights(G: Generator, layers: LayerSpec = "all") -> np.ndarray:
     """The stacked, row-normalised affine weights A [sum of style channels, w_dim] of the layers reading `layers`.
 
     Every modulated layer whose w index is in `layers` contributes (its convs and its toRGB): these are all the
@@ -30,7 +35,7 @@ def style_weights(G, layers: LayerSpec = "all") -> np.ndarray:
     return a / norms
 
 
-def sefa(G, layers: LayerSpec = "all", num: int = 10) -> list[Direction]:
+def sefa(G: Generator, layers: LayerSpec = "all", num: int = 10) -> list[Direction]:
     """The top `num` SeFa directions (W space) for the chosen layers, sorted by eigenvalue.
 
     Args:

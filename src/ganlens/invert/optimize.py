@@ -47,6 +47,8 @@ class OptimConfig:
         w_avg_samples: estimate w_avg (and w's spread) from this many z draws instead of the tracked w_avg.
         batch_size: images optimised together. precision: 'fp32' or 'bf16' (CPU/GPU autocast; faster, ~1 dB less).
         seed: seeds noise maps, random starts and exploration noise.
+        extra: objects that are not settings; ``extra['scorer']`` is the scorer of the attribute term (anything
+            with a differentiable ``score_tensor(images) -> [N, A]``, e.g. ``ganlens.scorers.load_scorer(...)``).
     """
 
     space: str = "w+"

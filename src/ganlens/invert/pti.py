@@ -40,8 +40,9 @@ class PTIConfig:
         pivot_steps: override the pivot's steps (None: the config's).
         tune_steps, tune_lr: generator tuning steps and Adam learning rate.
         mse, perceptual: tuning loss weights; perceptual_net the distance ('mobilenet' offline default).
-        early_stop: stop tuning an image once its perceptual distance is at most this (the paper: LPIPS 0.06;
-            the MobileNetV2 feature distance has its own scale, roughly 5x LPIPS').
+        early_stop: stop tuning an image once its perceptual distance is at most this (the paper: LPIPS 0.06).
+            The MobileNetV2 feature distance has its own scale: on synthfaces64 renders 0.06 is reached near
+            33 dB PSNR after 80-230 steps; 0 disables early stopping.
         locality: weight of the locality regulariser (0: off, the paper's default); locality_alpha: distance of
             the regularising codes from the pivot, in units of the typical |w − w_avg|.
     """
@@ -152,7 +153,8 @@ def _tune_one(G: Generator, target: torch.Tensor, pivot_ws: torch.Tensor, cfg: P
     prepared = loss_fn.prepare(target)
     steps = 0
     bar = tqdm(total=cfg.tune_steps, disable=not progress, desc="pti tune", unit="step", leave=False)
-    for steps in range(1, cfg.tune_steps + 1):
+    while steps < cfg.tune_steps:
+        steps += 1
         parts = loss_fn.components(tuned.synthesis(pivot_ws, noise_mode="const"), prepared)
         loss = loss_fn.weighted(parts).sum()
         if reg_codes is not None and cfg.locality > 0:

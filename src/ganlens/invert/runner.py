@@ -11,6 +11,7 @@ rewritten after each batch. Images that cannot be read are reported (log line an
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import time
@@ -119,8 +120,9 @@ def _invert_batch(G: Generator, images: np.ndarray, s: RunSettings, encoder) -> 
     from .pti import PTIConfig, invert_pti
 
     opts = dict(s.overrides)
+    iterations = int(opts.pop("iterations", 2))  # encoder passes (encoder / hybrid)
     if s.method == "encoder":
-        code = encoder.invert(images, G=G, iterations=int(opts.get("iterations", 1)))
+        code = encoder.invert(images, G=G, iterations=iterations)
         return [code[i] for i in range(len(code))], G.render(code), None
     if s.method == "pti":
         cfg = PTIConfig(tune_steps=s.steps) if s.steps else PTIConfig()
@@ -129,10 +131,26 @@ def _invert_batch(G: Generator, images: np.ndarray, s: RunSettings, encoder) -> 
     fields = {"space": s.space, "noise": s.noise, "steps": s.steps}
     cfg = preset(s.preset, batch_size=s.batch_size, **{k: v for k, v in fields.items() if v is not None}, **opts)
     if s.method == "hybrid":
-        res = invert_hybrid(G, images, encoder=encoder, config=cfg, **({"steps": s.steps} if s.steps else {}))
+        res = invert_hybrid(G, images, encoder=encoder, config=cfg, iterations=iterations,
+                            **({"steps": s.steps} if s.steps else {}))
     else:
         res = project(G, images, cfg)
     return [res.code[i] for i in range(len(res.code))], G.render(res.code), None
+
+
+def _metric_options(log: Callable[[str], None]) -> dict[str, bool]:
+    """Which optional metrics can be computed here (their packages are extras); say once what is left out."""
+    from .perceptual import get_perceptual
+
+    opts = {"with_ssim": importlib.util.find_spec("skimage") is not None, "with_perceptual": True}
+    if not opts["with_ssim"]:
+        log("SSIM not reported: pip install 'ganlens[metrics]' (scikit-image)")
+    try:
+        get_perceptual("mobilenet")
+    except GanlensError as exc:
+        opts["with_perceptual"] = False
+        log(f"perceptual distance not reported: {exc}")
+    return opts
 
 
 def _write_summary(out: Path, rows: dict[str, dict]) -> None:
@@ -186,6 +204,7 @@ def invert_images(
         from .encoder import load_encoder
 
         encoder = load_encoder(s.encoder or G.name, device=G.device)
+    metric_opts = _metric_options(log) if todo else {}
     bar = tqdm(total=len(todo), disable=not progress, desc=f"invert ({s.method})", unit="img")
     i = 0
     while i < len(todo):
@@ -211,7 +230,7 @@ def invert_images(
         t0 = time.perf_counter()
         codes, recons, deltas = _invert_batch(G, targets, s, encoder)
         per_image = (time.perf_counter() - t0) / len(targets)
-        metrics = fidelity(targets, recons)
+        metrics = fidelity(targets, recons, **metric_opts)
         for j, (name, path) in enumerate(zip(batch_names, batch_paths)):
             m = {k: round(float(v[j]), 6) for k, v in metrics.items()}
             code = codes[j]
