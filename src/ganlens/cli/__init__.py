@@ -10,10 +10,11 @@ from ..errors import GanlensError
 from .common import CONTEXT
 from .convert import convert
 from .data import data
+from .demo import demo
 from .directions import analyze, boundary, discover, edit, score
 from .invert import align, invert  # also registers `train encoder` on the train group
 from .models import info, sample
-from .operations import mix, morph, transfer
+from .operations import inpaint, local_edit, mix, morph, transfer
 from .train import train
 
 
@@ -29,8 +30,8 @@ def cli() -> None:
     """
 
 
-for command in (sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze,
-                invert, align):
+for command in (demo, sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze,
+                invert, align, inpaint, local_edit):
     cli.add_command(command)
 
 

@@ -145,16 +145,16 @@ def boundary(model, scorer, attributes, n, seed, space, latents, labels, layer, 
 
 @click.command(context_settings=CONTEXT)
 @model_option
-@click.option("--direction", "-d", "direction_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="Direction file (.npz) to move along.")
+@click.option("--direction", "-d", "direction_path", required=True,
+              help="Direction file (.npz) to move along, or a shipped attribute of the model (e.g. smile).")
 @click.option("--seeds", default="0-7", show_default=True, help="Seeds of the rows, e.g. 0-7 or 1,5,9.")
 @click.option("--latents", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Edit saved codes (e.g. inverted images) instead of seeds.")
 @click.option("--rows", default=None, help="With --latents: which codes, e.g. 0-7 (default: all).")
 @click.option("--strengths", default="-3:3:7", show_default=True, help="START:STOP:COUNT or a list like -2,0,2.")
 @click.option("--layers", default=None, help="Move only these w's: a range (0-5), a list, or coarse/middle/fine/all.")
-@click.option("--condition", "-c", "conditions", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Direction(s) to keep fixed: their span is projected out (repeat for several).")
+@click.option("--condition", "-c", "conditions", multiple=True,
+              help="Direction(s) to keep fixed (file or shipped attribute): their span is projected out (repeatable).")
 @click.option("--add", "joint", multiple=True, help="Joint edit: also add DIRECTION.npz:STRENGTH to every column (repeatable).")
 @click.option("--jitter", "jitter_sigma", default=0.0, show_default=True, type=float,
               help="Add N(0, sigma^2) noise to each edit (HiGAN jittering).")
@@ -163,33 +163,38 @@ def boundary(model, scorer, attributes, n, seed, space, latents, labels, layer, 
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Grid image (.png/.jpg).")
 @click.option("--save-latents", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the edited codes (.npz), row-major like the grid.")
+@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a strength sweep of the first row as an animation (.gif or .mp4).")
+@click.option("--frames", default=30, show_default=True, type=click.IntRange(2, 1000), help="Frames of --video (one way).")
 @overwrite_option
 @device_option
 def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditions, joint, jitter_sigma, psi, scale,
-         out, save_latents, overwrite, device) -> None:
+         out, save_latents, video, frames, overwrite, device) -> None:
     """Move codes along a direction and save a labelled grid (rows = samples, columns = strengths).
 
     \b
     Example:
-      ganlens edit --model synthfaces64 --direction smile.npz --seeds 0-7 --strengths -3:3:7 --out smile.png
-      ganlens edit -d glasses.npz -c age.npz --layers coarse --seeds 0-3 --out glasses_not_age.png --save-latents e.npz
+      ganlens edit --model synthfaces64 --direction smile --seeds 0-7 --strengths -3:3:7 --out smile.png
+      ganlens edit -d glasses -c age --seeds 0-3 --out glasses_not_age.png --video glasses.gif
+      ganlens edit -d my_boundary.npz --layers coarse --seeds 0-3 --out e.png --save-latents e.npz
     """
     from .. import LatentCode, load
-    from ..directions import Direction
+    from ..directions import resolve_direction
     from ..edit import (describe_layers, labelled_grid, move, move_joint, parse_strengths, perturb, resolve_layers,
                         strength_labels)
     from ..errors import GanlensError
     from ..io import check_output_path, save_image
 
     check_output_path(out, overwrite)
-    if save_latents:
-        check_output_path(save_latents, overwrite)
+    for extra in (save_latents, video):
+        if extra:
+            check_output_path(extra, overwrite)
     G = load(model, device=device)
-    d = Direction.load(direction_path)
+    d = resolve_direction(direction_path, G.name)
     if d.model and d.model != G.name:
         click.echo(f"warning: {direction_path} was found on {d.model!r}, editing {G.name!r}", err=True)
     if conditions:
-        d = d.conditioned_on(*[Direction.load(p) for p in conditions])
+        d = d.conditioned_on(*[resolve_direction(p, G.name) for p in conditions])
     values = parse_strengths(strengths)
     if latents is not None:
         codes = LatentCode.load(latents)
@@ -211,7 +216,7 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
         for item in joint:
             path, _, amount = item.rpartition(":")
             try:
-                pairs.append((Direction.load(path), float(amount)))
+                pairs.append((resolve_direction(path, G.name), float(amount)))
             except ValueError:
                 raise click.BadParameter(f"{item!r}: use DIRECTION.npz:STRENGTH", param_hint="--add") from None
         edited = move_joint(edited, pairs, num_ws=G.num_ws)
@@ -230,6 +235,16 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
         edited.meta.update({"model": G.name, "direction": str(direction_path)})
         edited.save(save_latents)
         msg += f"; codes ({edited.space}, {list(edited.tensor.shape)}) in {save_latents}"
+    if video:
+        import numpy as np
+
+        from ..edit.morph import pingpong
+        from ..io.video import save_animation
+
+        sweep = pingpong(list(np.linspace(min(values), max(values), frames)))
+        clip = move(codes[:1], d, sweep, layers=layers, num_ws=G.num_ws)
+        save_animation(G.render(clip), video, scale=scale)
+        msg += f"; sweep {min(values):+g}..{max(values):+g} ({len(sweep)} frames) in {video}"
     click.echo(msg)
 
 

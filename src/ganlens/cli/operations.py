@@ -143,3 +143,98 @@ def transfer(target, source, destination, strength, model, psi, scale, out, save
         check_output_path(save_latents, overwrite)
         result.save(save_latents)
     click.echo(f"wrote {out} (B, C, A, A + {strength} (C - B))")
+
+
+def _region(G, mask, rect, what: str):
+    from ..edit.masked import load_mask, rect_mask
+
+    if (mask is None) == (rect is None):
+        raise click.UsageError(f"give the {what} either as --mask PNG or as --rect x0,y0,x1,y1 (exactly one)")
+    return load_mask(mask, G.img_resolution) if mask is not None else rect_mask(rect, G.img_resolution)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mask", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="PNG whose white pixels are the hole to fill (resized to the model's resolution).")
+@click.option("--rect", default=None, help="The hole as a rectangle x0,y0,x1,y1 (pixels, or fractions 0..1).")
+@model_option
+@click.option("--steps", default=300, show_default=True, type=click.IntRange(1, 100000), help="Optimisation steps.")
+@click.option("--space", type=click.Choice(["w", "w+"]), default="w+", show_default=True)
+@click.option("--feather", "feather_px", default=1.0, show_default=True, help="Soft edge of the paste, in pixels.")
+@click.option("--scale", default=4, show_default=True, type=click.IntRange(1, 16))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The filled image; a strip [input | hole | generator | filled] goes beside it as *_compare.png.")
+@click.option("--save-latents", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@overwrite_option
+@device_option
+def inpaint(image, mask, rect, model, steps, space, feather_px, scale, out, save_latents, overwrite, device) -> None:
+    """Fill a hole in an image: invert with the loss on the known pixels only, paste the generator's content.
+
+    \b
+    Example:
+      ganlens inpaint face.png --rect 16,30,48,56 --out filled.png
+      ganlens inpaint face.png --mask hole.png --steps 500 --out filled.png --save-latents filled.npz
+    """
+    from .. import load
+    from ..edit.masked import inpaint as fill
+    from ..io import check_output_path, load_image, make_grid, save_image
+
+    compare = out.with_name(out.stem + "_compare.png")
+    for p in (out, compare) + ((save_latents,) if save_latents else ()):
+        check_output_path(p, overwrite)
+    G = load(model, device=device)
+    hole = _region(G, mask, rect, "hole")
+    img = load_image(image, size=G.img_resolution)
+    res = fill(G, img[None], hole, steps=steps, space=space, feather_px=feather_px, progress=True)
+    shown = img.copy()
+    shown[hole > 0.5] = (shown[hole > 0.5] // 3 + np.array([170, 0, 0], np.uint8))  # the hole, tinted red
+    save_image(res.blended[0], out)
+    save_image(make_grid(np.stack([img, shown, res.reconstruction[0], res.blended[0]]), ncols=4), compare, scale=scale)
+    if save_latents:
+        res.code.save(save_latents)
+    click.echo(f"wrote {out} and {compare} ({int((hole > 0.5).sum())} pixels filled, {res.seconds:.1f} s)")
+
+
+@click.command("local-edit", context_settings=CONTEXT)
+@click.argument("code")
+@click.option("--direction", "-d", "direction_spec", required=True,
+              help="Direction file (.npz) or a shipped attribute of the model (e.g. smile).")
+@click.option("--strength", default=2.0, show_default=True, help="Edit strength (units of the direction's scale).")
+@click.option("--mask", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="PNG whose white pixels may change.")
+@click.option("--rect", default=None, help="The region that may change: x0,y0,x1,y1 (pixels, or fractions 0..1).")
+@click.option("--layers", default=None, help="Move only these w's (e.g. 0-3, coarse).")
+@model_option
+@click.option("--truncation", "psi", default=1.0, show_default=True)
+@click.option("--feather", "feather_px", default=2.0, show_default=True)
+@click.option("--scale", default=4, show_default=True, type=click.IntRange(1, 16))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Strip [original | edited everywhere | edited inside the region].")
+@overwrite_option
+@device_option
+def local_edit(code, direction_spec, strength, mask, rect, layers, model, psi, feather_px, scale, out, overwrite,
+               device) -> None:
+    """Edit only inside a region: the edited render there, the original everywhere else.
+
+    CODE is a seed ('seed:3') or a saved latent file (.npz, e.g. from `ganlens invert`).
+
+    \b
+    Example:
+      ganlens local-edit seed:3 -d smile --strength 3 --rect 0.2,0.55,0.8,0.9 --out smile_only_mouth.png
+    """
+    from .. import load
+    from ..directions import resolve_direction
+    from ..edit import move
+    from ..edit.masked import local_edit as edit_region
+    from ..io import check_output_path, make_grid, save_image
+
+    check_output_path(out, overwrite)
+    G = load(model, device=device)
+    region = _region(G, mask, rect, "region")
+    c = resolve_code(G, code, psi)[:1]
+    d = resolve_direction(direction_spec, G.name)
+    local = edit_region(G, c, d, strength, region, layers=layers, feather_px=feather_px)
+    everywhere = G.render(move(c, d, [strength], layers=layers, num_ws=G.num_ws))
+    save_image(make_grid(np.concatenate([G.render(c), everywhere, local]), ncols=3), out, scale=scale)
+    click.echo(f"wrote {out} (original | {d.name} {strength:+g} everywhere | only inside the region)")

@@ -9,8 +9,10 @@ from .svm import fit_boundary, fit_layer_boundaries
 from .sefa import sefa, style_weights
 from .ganspace import ganspace
 from .autolabel import autolabel, correlations
+from .bundled import bundled_directions_dir, load_bundled, resolve_direction
 
 __all__ = [
-    "Direction", "autolabel", "correlations", "fit_boundary", "fit_layer_boundaries", "ganspace", "load_directions",
+    "Direction", "autolabel", "bundled_directions_dir", "correlations", "fit_boundary", "fit_layer_boundaries", "ganspace", "load_bundled", "load_directions",
+    "resolve_direction",
     "project_out", "sefa", "style_weights",
 ]

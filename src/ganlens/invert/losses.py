@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from ..errors import GanlensError
@@ -44,12 +45,36 @@ class Target:
     images: torch.Tensor
     features: list[torch.Tensor] | None = None
     scores: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
 
     def repeat(self, k: int) -> "Target":
         """The same targets repeated k times along the batch (image i at rows i, i+N, ...), for restarts."""
         rep = lambda t: None if t is None else t.repeat(k, *[1] * (t.ndim - 1))  # noqa: E731
         feats = None if self.features is None else [rep(f) for f in self.features]
-        return Target(rep(self.images), feats, rep(self.scores))
+        return Target(rep(self.images), feats, rep(self.scores), rep(self.mask))
+
+
+def as_mask_tensor(mask, n: int, resolution: int) -> torch.Tensor:
+    """A loss mask [n, 1, R, R] in [0, 1] (1 = pixel counts) from [R, R], [N, R, R] or [N, 1, R, R] (bool, 0/1 or
+    0..255 uint8).
+
+    Raises:
+        GanlensError: wrong size, or a mask that selects no pixel of some image.
+    """
+    m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
+    m = m.float() / 255.0 if m.dtype == torch.uint8 else m.float()
+    if m.ndim == 2:
+        m = m[None]
+    if m.ndim == 3:
+        m = m[:, None]
+    if m.ndim != 4 or m.shape[1] != 1 or m.shape[2:] != (resolution, resolution) or m.shape[0] not in (1, n):
+        raise GanlensError(f"mask of shape {list(m.shape)} does not fit {n} image(s) of {resolution}x{resolution}; "
+                           f"give [{resolution}, {resolution}] or [{n}, {resolution}, {resolution}]")
+    m = m.clamp(0, 1).expand(n, 1, resolution, resolution).contiguous()
+    empty = (m.sum(dim=(1, 2, 3)) == 0).nonzero().flatten().tolist()
+    if empty:
+        raise GanlensError(f"the mask selects no pixel of image(s) {empty}: nothing to fit")
+    return m
 
 
 class ReconstructionLoss(torch.nn.Module):
@@ -88,12 +113,19 @@ class ReconstructionLoss(torch.nn.Module):
                 raise GanlensError("attribute > 0 needs a scorer with a differentiable score_tensor(images)")
             self.score_fn = getattr(scorer, "score_tensor", scorer)
 
-    def prepare(self, images: torch.Tensor) -> Target:
-        """Precompute what the loss needs about fixed targets [N, 3, H, W] in [-1, 1]."""
+    def prepare(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> Target:
+        """Precompute what the loss needs about fixed targets [N, 3, H, W] in [-1, 1].
+
+        `mask` [N, 1, H, W] in [0, 1] restricts every term to the pixels it covers (Image2StyleGAN++'s masked
+        loss): pixel terms average over the mask, the perceptual and attribute terms see only masked images.
+        """
+        if mask is not None:
+            mask = mask.to(images.device, images.dtype)
+        seen = images if mask is None else images * mask
         with torch.no_grad():
-            feats = self.perc.features(images) if self.perc is not None else None
-            scores = self.score_fn(images).float() if self.score_fn is not None else None
-        return Target(images, feats, scores)
+            feats = self.perc.features(seen) if self.perc is not None else None
+            scores = self.score_fn(seen).float() if self.score_fn is not None else None
+        return Target(images, feats, scores, mask)
 
     def components(self, x: torch.Tensor, target: Target) -> dict[str, torch.Tensor]:
         """Each enabled term, unweighted, per image [N] (keys: mse, l1, perceptual, attribute)."""
@@ -101,11 +133,16 @@ class ReconstructionLoss(torch.nn.Module):
         if x.shape != y.shape:
             raise ValueError(f"reconstructions {list(x.shape)} and targets {list(y.shape)} differ in shape")
         x = saturation_aware(x.float(), y)
+        m = target.mask
+        if m is not None:
+            # Zeroing both sides outside the mask removes those pixels from every term and from the gradient.
+            x, y = x * m, y * m
+            coverage = m.mean(dim=(1, 2, 3))
         out: dict[str, torch.Tensor] = {}
         if self.w_mse:
-            out["mse"] = pixel_distance(x, y, "mse")
+            out["mse"] = pixel_distance(x, y, "mse") if m is None else pixel_distance(x, y, "mse") / coverage
         if self.w_l1:
-            out["l1"] = pixel_distance(x, y, "l1")
+            out["l1"] = pixel_distance(x, y, "l1") if m is None else pixel_distance(x, y, "l1") / coverage
         if self.perc is not None:
             out["perceptual"] = self.perc.distance(self.perc.features(x), target.features)
         if self.score_fn is not None:

@@ -23,7 +23,7 @@ from ..io.images import from_uint8
 from ..latents import LatentCode
 from ..models.layers import seeded_normal
 from ..models.stylegan2 import Generator
-from .losses import ReconstructionLoss, Target
+from .losses import ReconstructionLoss, Target, as_mask_tensor
 
 OPTIM_SPACES = ("z", "w", "w+")
 
@@ -370,6 +370,7 @@ def project(
     config: OptimConfig | str | None = None,
     init_code: LatentCode | None = None,
     progress: bool = False,
+    mask=None,
     **overrides,
 ) -> InversionResult:
     """Invert images by optimisation.
@@ -380,6 +381,8 @@ def project(
         config: an `OptimConfig`, a preset name (see `PRESETS`), or None for the 'ganlens' preset.
         init_code: start from these codes (one per image; e.g. an encoder's prediction) instead of `config.init`.
         progress: show a progress bar.
+        mask: fit only these pixels ([R, R] for all images or [N, R, R]; 1 = counts, 0 = ignored): masked
+            inversion / inpainting (Image2StyleGAN++). The generator fills what the mask leaves out.
         **overrides: OptimConfig fields to change (e.g. ``steps=500, space='w'``).
     Returns:
         InversionResult with a LatentCode in `config.space` (noise maps attached when optimised).
@@ -390,6 +393,7 @@ def project(
     cfg = preset(config or "ganlens", **overrides) if not isinstance(config, OptimConfig) else replace(config, **overrides).validate()
     t0 = time.perf_counter()
     target_all = as_target_tensor(images, G.img_resolution).to(G.device)
+    mask_all = None if mask is None else as_mask_tensor(mask, len(target_all), G.img_resolution).to(G.device)
     if init_code is not None and len(init_code) != len(target_all):
         raise LatentError(f"init_code has {len(init_code)} codes for {len(target_all)} images")
     loss_fn = ReconstructionLoss(mse=cfg.mse, l1=cfg.l1, perceptual=cfg.perceptual, attribute=cfg.attribute,
@@ -408,7 +412,7 @@ def project(
     try:
         for i in range(0, len(target_all), cfg.batch_size):
             chunk = target_all[i : i + cfg.batch_size]
-            target = loss_fn.prepare(chunk)
+            target = loss_fn.prepare(chunk, None if mask_all is None else mask_all[i : i + cfg.batch_size])
             part = None if init_code is None else init_code[i : i + cfg.batch_size]
             c, nz, fl, h = _optimize_chunk(G, target, cfg, loss_fn, part, w_avg, w_std, pn, cfg.seed + i, progress,
                                            desc=f"invert {cfg.space}{'+noise' if cfg.noise else ''} [{i}:{i + len(chunk)}]")

@@ -29,6 +29,8 @@ def from_uint8(images: np.ndarray) -> torch.Tensor:
     a = np.asarray(images)
     if a.ndim != 4 or a.dtype != np.uint8:
         raise ValueError(f"expected uint8 images [N, H, W, C], got {a.dtype} {list(a.shape)}")
+    if not a.flags.writeable:  # torch.from_numpy warns on read-only arrays (e.g. decoded by PIL)
+        a = a.copy()
     return torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 

@@ -1,0 +1,436 @@
+"""`ganlens demo`: the whole pipeline on a bundled model, written as one HTML report.
+
+Samples, the attribute predictors' accuracy, InterFaceGAN boundaries, edit grids (unconditional vs conditional),
+the layer heat-map, SeFa / GANSpace directions with auto-labels, inversion of held-out renders and of a real
+photo, inpainting, morph and edit animations, and a crossover grid. Every number is measured in this run, and
+each section names the command that reproduces it. `quick=True` shrinks every sample count (about a minute on
+two CPU cores) and uses the model's shipped boundaries instead of fitting new ones.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..directions import Direction, autolabel, fit_boundary, ganspace, load_bundled, sefa
+from ..edit import labelled_grid, move, strength_labels
+from ..edit.masked import inpaint, rect_mask
+from ..edit.mix import mix_grid
+from ..edit.morph import interpolate, pingpong
+from ..errors import GanlensError
+from ..io import make_grid
+from ..io.video import save_animation
+from ..latents import LatentCode
+from ..models import load
+from ..models.stylegan2 import Generator
+from ..scorers import Scorer, load_scorer
+from .html import Report, Section
+
+
+@dataclass
+class DemoSizes:
+    """How much each section samples; `full()` targets <= 10 minutes on 2 CPU cores, `quick()` about one."""
+
+    samples: int
+    predictor_renders: int
+    boundary_samples: int  # 0: show the shipped boundaries instead of fitting
+    edit_attributes: tuple[str, ...]
+    leakage_samples: int
+    layer_attributes: tuple[str, ...]
+    layer_samples: int
+    discovered: int
+    label_samples: int
+    ganspace_samples: int
+    inversions: int
+    hybrid_steps: int
+    photo_steps: int
+    inpaint_steps: int
+    morph_frames: int
+
+    @classmethod
+    def full(cls) -> "DemoSizes":
+        return cls(32, 1000, 3000, ("smile", "age", "glasses", "yaw", "hair_color", "background"), 64,
+                   ("yaw", "face_size", "hat", "smile", "age", "background", "hair_color", "light"), 32, 6, 32,
+                   20000, 4, 100, 200, 200, 24)
+
+    @classmethod
+    def quick(cls) -> "DemoSizes":
+        return cls(16, 200, 0, ("smile", "glasses", "yaw"), 16, ("yaw", "smile", "background"), 8, 4, 8, 5000, 2,
+                   20, 30, 30, 10)
+
+
+# Pairs whose ground-truth factors are correlated by design (docs/synthfaces.md): edit the first, keep the second.
+CONDITIONAL_PAIRS = (("glasses", "age"), ("smile", "age"), ("beard", "hair_length"))
+
+
+@dataclass
+class DemoContext:
+    G: Generator
+    scorer: Scorer
+    sizes: DemoSizes
+    quick: bool
+    model: str
+    log: Callable[[str], None]
+    directions: dict[str, Direction] = field(default_factory=dict)
+    numbers: dict = field(default_factory=dict)
+
+    def flag(self) -> str:
+        return " --quick" if self.quick else ""
+
+
+def _spread(scorer: Scorer, scores: dict[str, np.ndarray], name: str) -> float:
+    info = scorer.info(name)
+    if info.kind == "binary":
+        return 1.0  # changes of binary attributes are measured as probabilities
+    return float(np.std(scores[name])) or 1.0
+
+
+def _as_prob(scorer: Scorer, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Binary logits → probabilities, continuous values unchanged."""
+    return {k: (1 / (1 + np.exp(-v.astype(np.float64))) if scorer.info(k).kind == "binary" else v.astype(np.float64))
+            for k, v in scores.items()}
+
+
+def section_samples(ctx: DemoContext, report: Report, s: Section) -> None:
+    G = ctx.G
+    codes = G.sample(ctx.sizes.samples, seed=0, truncation_psi=0.7)
+    report.figure(s, make_grid(G.render(codes), ncols=8), "samples.png",
+                  f"{ctx.sizes.samples} samples of {G.name} (seeds 0.., truncation 0.7)", scale=2)
+    prov = getattr(G, "provenance", None) or {}
+    report.text(s, f"{G.name}: {G.img_resolution}x{G.img_resolution} px, z/w {G.z_dim}/{G.w_dim}, {G.num_ws} "
+                   f"w's, {sum(p.numel() for p in G.parameters()):,} parameters.")
+    if prov:
+        keep = {k: prov[k] for k in ("dataset", "kimg", "hardware", "date", "metrics") if k in prov}
+        if keep:
+            report.text(s, "Provenance: " + "; ".join(f"{k}: {v}" for k, v in keep.items()), cls="note")
+    report.command(s, f"ganlens sample --model {ctx.model} -n {ctx.sizes.samples} --seed 0 --truncation 0.7 --out samples.png")
+
+
+def section_predictors(ctx: DemoContext, report: Report, s: Section) -> None:
+    from ..synthdata import FACTOR_NAMES, render_batch, sample_factors
+
+    n = ctx.sizes.predictor_renders
+    factors = sample_factors(n, seed=777)
+    scores = ctx.scorer(render_batch(factors))
+    rows = []
+    for i, name in enumerate(FACTOR_NAMES):
+        if name not in scores:
+            continue
+        info, truth, pred = ctx.scorer.info(name), factors[:, i], scores[name].astype(np.float64)
+        if info.kind == "binary":
+            acc = float(((pred > 0) == (truth > 0.5)).mean())
+            rows.append((name, "binary", "accuracy", acc, acc >= 0.98))
+        else:
+            r2 = float(1 - np.mean((pred - truth) ** 2) / np.var(truth))
+            rows.append((name, "continuous", "R²", r2, r2 >= 0.95))
+    ctx.numbers["predictors"] = {r[0]: r[3] for r in rows}
+    report.text(s, f"The bundled predictors read every factor from a 64x64 image. Measured now on {n} fresh "
+                   "procedural renders (seed 777) against their true factors; the bar is accuracy >= 98 % for binary "
+                   "and R² >= 0.95 for continuous factors.")
+    report.table(s, ["attribute", "kind", "metric", "value", "bar"], rows)
+    report.command(s, "python benchmarks/train_predictor.py --help   # how the shipped predictor was trained")
+
+
+def section_boundaries(ctx: DemoContext, report: Report, s: Section) -> None:
+    G, scorer, n = ctx.G, ctx.scorer, ctx.sizes.boundary_samples
+    if n == 0:
+        ctx.directions = load_bundled(ctx.model)
+        if not ctx.directions:
+            raise GanlensError(f"{ctx.model} ships no boundaries; run without --quick to fit them")
+        report.text(s, f"--quick: the {len(ctx.directions)} boundaries shipped with {ctx.model}, with the accuracies "
+                       "measured when they were fitted (InterFaceGAN recipe, linear SVM in W).")
+        source = "shipped"
+    else:
+        codes = G.sample(n, seed=4242)
+        scores: dict[str, list[np.ndarray]] = {}
+        for i in range(0, n, 250):
+            for k, v in scorer(G.render(codes[i:i + 250])).items():
+                scores.setdefault(k, []).append(v)
+        sc = {k: np.concatenate(v) for k, v in scores.items()}
+        w = codes.tensor.numpy().astype(np.float64)
+        for name in scorer.names:
+            d = fit_boundary(codes, sc[name], attribute=name, ratio=0.05, binary=scorer.info(name).kind == "binary",
+                             model=G.name, num_ws=G.num_ws)
+            d.scale = float(np.std(w @ d.vector))
+            ctx.directions[name] = d
+        report.text(s, f"Fitted now: {n} samples (seed 4242) scored by the predictors, the top and bottom 5 % of "
+                       "each attribute as positives and negatives, 70/30 split, linear SVM (C = 1) in W. 'all' is the "
+                       "accuracy on every sample with the mid score as threshold (InterFaceGAN's 'remaining' idea).")
+        source = "fitted"
+    rows = [(a, d.metrics.get("val_accuracy", float("nan")), d.metrics.get("all_accuracy", float("nan")),
+             d.metrics.get("num_samples", 0), d.scale) for a, d in ctx.directions.items()]
+    ctx.numbers["boundaries"] = {"source": source, **{r[0]: {"val": r[1], "all": r[2]} for r in rows}}
+    report.table(s, ["attribute", "val accuracy", "all accuracy", "samples", "scale (1 strength unit)"], rows)
+    report.command(s, f"ganlens boundary --model {ctx.model} -a all --samples {n or 10000} --space w --out boundaries/")
+
+
+def _edit_grid(ctx: DemoContext, d: Direction, codes: LatentCode, strengths: list[float], title: str) -> np.ndarray:
+    pics = ctx.G.render(move(codes, d, strengths, num_ws=ctx.G.num_ws))
+    return labelled_grid(pics, ncols=len(strengths), col_labels=strength_labels(strengths),
+                         row_labels=[f"seed {10 + i}" for i in range(len(codes))], scale=2, title=title)
+
+
+def section_edits(ctx: DemoContext, report: Report, s: Section) -> None:
+    G, strengths = ctx.G, [-3.0, -1.5, 0.0, 1.5, 3.0]
+    codes = G.sample(3, seed=10)
+    report.text(s, "Rows: samples; columns: strength in units of the boundary's spread (std of the samples' "
+                   "signed distances).")
+    for a in ctx.sizes.edit_attributes:
+        if a in ctx.directions:
+            report.figure(s, _edit_grid(ctx, ctx.directions[a], codes, strengths, a), f"edit_{a}.png", f"edit: {a}")
+    report.command(s, f"ganlens edit --model {ctx.model} -d smile --seeds 10-12 --strengths -3,-1.5,0,1.5,3 --out smile.png")
+
+
+def section_conditional(ctx: DemoContext, report: Report, s: Section) -> None:
+    G, scorer, m = ctx.G, ctx.scorer, ctx.sizes.leakage_samples
+    codes, shown = G.sample(m, seed=99), G.sample(3, seed=10)
+    base = _as_prob(scorer, scorer(G.render(codes)))
+    rows = []
+    report.text(s, "Attributes correlated in the data are entangled in the boundaries. Conditional manipulation "
+                   "projects the condition's normal out of the edit direction. Left: unconditional; right: "
+                   f"conditioned. The table measures, over {m} samples (seed 99) moved by +3, the change of the edited "
+                   "attribute and of the one that should stay (probability for binary attributes, units of the "
+                   "samples' std for continuous ones).")
+    for edit_a, keep_a in CONDITIONAL_PAIRS:
+        if edit_a not in ctx.directions or keep_a not in ctx.directions:
+            continue
+        d, keep = ctx.directions[edit_a], ctx.directions[keep_a]
+        cond = d.conditioned_on(keep)
+        measured = []
+        for dd in (d, cond):
+            after = _as_prob(scorer, scorer(G.render(move(codes, dd, [3.0], num_ws=G.num_ws))))
+            measured += [float(np.mean(after[a] - base[a])) / _spread(scorer, base, a) for a in (edit_a, keep_a)]
+        rows.append((f"{edit_a} (keep {keep_a})", measured[0], measured[1], measured[2], measured[3],
+                     float(np.degrees(np.arccos(np.clip(abs(d.vector @ keep.vector), 0, 1))))))
+        strengths = [-3.0, 0.0, 3.0]
+        left = _edit_grid(ctx, d, shown, strengths, f"{edit_a}")
+        right = _edit_grid(ctx, cond, shown, strengths, f"{edit_a} | {keep_a} fixed")
+        h = max(left.shape[0], right.shape[0])
+        pad = lambda im: np.pad(im, ((0, h - im.shape[0]), (0, 0), (0, 0)), constant_values=255)  # noqa: E731
+        both = np.concatenate([pad(left), np.full((h, 16, 3), 255, np.uint8), pad(right)], axis=1)
+        report.figure(s, both, f"conditional_{edit_a}_{keep_a}.png", f"{edit_a}: unconditional (left) vs {keep_a} kept fixed (right)")
+    ctx.numbers["conditional"] = {r[0]: r[1:] for r in rows}
+    report.table(s, ["edit", "Δ edited (uncond.)", "Δ kept (uncond.)", "Δ edited (cond.)", "Δ kept (cond.)",
+                     "angle between normals °"], rows)
+    report.command(s, f"ganlens edit --model {ctx.model} -d glasses -c age --seeds 10-12 --strengths -3,0,3 --out glasses_not_age.png")
+
+
+def section_layers(ctx: DemoContext, report: Report, s: Section) -> None:
+    from ..analysis.layerwise import layerwise
+    from ..analysis.plots import heatmap
+
+    dirs = [ctx.directions[a] for a in ctx.sizes.layer_attributes if a in ctx.directions]
+    rep = layerwise(ctx.G, dirs, ctx.scorer, strength=2.0, num_samples=ctx.sizes.layer_samples, seed=1)
+    pic = heatmap(rep.relative(), rep.directions, rep.groups, title="relative change when only one resolution group moves",
+                  vmin=0, vmax=1, highlight_max=True)
+    report.figure(s, pic, "layers.png", "HiGAN layer-wise analysis: each attribute's boundary applied to one group of "
+                  "layers at a time (strength 2); 1 = the group that changes the attribute most", scale=2)
+    ctx.numbers["layers"] = rep.best()
+    report.table(s, ["attribute", "strongest layer group"], list(rep.best().items()),
+                 caption=f"{ctx.sizes.layer_samples} fresh samples per cell")
+    report.text(s, "HiGAN found layout in the early (low-resolution) layers, objects and attributes in the middle and "
+                   "the colour scheme in the late ones; compare the strongest group of each attribute with its level "
+                   "(yaw, face_size: layout; hat: object; smile, age: attribute; background, hair_color, light: colour).")
+    report.command(s, f"ganlens analyze --model {ctx.model} --directions boundaries/ --out analysis/")
+
+
+def section_discovery(ctx: DemoContext, report: Report, s: Section) -> None:
+    G, k, z = ctx.G, ctx.sizes.discovered, ctx.sizes.label_samples
+    found = {"SeFa (all layers)": sefa(G, "all", num=k),
+             "GANSpace (all layers)": ganspace(G, num_samples=ctx.sizes.ganspace_samples, num_components=k, seed=0)}
+    codes = G.sample(1, seed=21)
+    ctx.numbers["discovery"] = {}
+    for title, dirs in found.items():
+        labelled = autolabel(G, dirs, ctx.scorer, num_samples=z)
+        strengths = [-3.0, 0.0, 3.0] if title.startswith("GANSpace") else [-5.0, 0.0, 5.0]
+        pics = np.concatenate([G.render(move(codes, d, strengths, num_ws=G.num_ws)) for d in labelled])
+        names = [f"#{i} {d.metrics['autolabel']} (r {d.metrics['label_r']:+.2f})" for i, d in enumerate(labelled)]
+        grid = labelled_grid(pics, ncols=len(strengths), col_labels=strength_labels(strengths), row_labels=names,
+                             scale=2, title=title)
+        key = "sefa" if title.startswith("SeFa") else "ganspace"
+        report.figure(s, grid, f"discover_{key}.png", f"{title}: top {k} directions, auto-labelled from {z} samples")
+        ctx.numbers["discovery"][key] = [(d.metrics["autolabel"], round(float(d.metrics["label_r"]), 3)) for d in labelled]
+    report.text(s, "Auto-label: the attribute whose predicted change correlates best with the strength (Pearson r), "
+                   "so a user learns what an unsupervised direction does without looking.")
+    report.command(s, f"ganlens discover --model {ctx.model} --method sefa --num {k} --scorer {ctx.model} --out sefa/",
+                   f"ganlens discover --model {ctx.model} --method ganspace --samples {ctx.sizes.ganspace_samples} --num {k} --scorer {ctx.model} --out ganspace/")
+
+
+def _metrics(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    from ..metrics.quality import fidelity
+
+    return fidelity(a, b, with_perceptual=False, with_ssim=importlib.util.find_spec("skimage") is not None)
+
+
+def section_inversion(ctx: DemoContext, report: Report, s: Section) -> None:
+    from ..invert import invert_hybrid, load_encoder
+    from ..synthdata import render_batch, sample_factors
+
+    G, n = ctx.G, ctx.sizes.inversions
+    targets = render_batch(sample_factors(n, seed=31337))
+    t0 = time.perf_counter()
+    enc_code = load_encoder(G.name, device=G.device).invert(targets, G=G, iterations=2)
+    t_enc = time.perf_counter() - t0
+    enc = G.render(enc_code)
+    hyb_res = invert_hybrid(G, targets, steps=ctx.sizes.hybrid_steps)
+    hyb = G.render(hyb_res.code)
+    rows = []
+    for name, rec, secs in (("encoder (pSp + 1 ReStyle step)", enc, t_enc),
+                            (f"hybrid (encoder + {ctx.sizes.hybrid_steps} W+ steps)", hyb, hyb_res.seconds)):
+        m = _metrics(targets, rec)
+        rows.append((name, float(m["psnr"].mean()), float(m["ssim"].mean()) if "ssim" in m else float("nan"), secs / n))
+    ctx.numbers["inversion"] = {r[0]: {"psnr": r[1], "ssim": r[2]} for r in rows}
+    report.figure(s, make_grid(np.concatenate([targets, enc, hyb]), ncols=n), "inversion.png",
+                  "rows: held-out renders (never seen in training), encoder, hybrid", scale=3)
+    report.table(s, ["method", "PSNR dB", "SSIM", "s / image"], rows, caption=f"{n} renders, seed 31337")
+    report.command(s, f"ganlens invert renders/ --model {ctx.model} --method hybrid --steps {ctx.sizes.hybrid_steps} --out inverted/")
+    ctx.numbers["_inverted"] = hyb_res.code
+
+    photo, how = _photo(G.img_resolution)
+    res = invert_hybrid(G, photo[None], steps=ctx.sizes.photo_steps)
+    rec = G.render(res.code)
+    m = _metrics(photo[None], rec)
+    ctx.numbers["photo"] = {"psnr": float(m["psnr"][0]), "how": how}
+    report.figure(s, make_grid(np.stack([photo, rec[0]]), ncols=2), "photo.png",
+                  f"a real photo (skimage's astronaut, {how}) and its W+ inversion into the cartoon-face model: "
+                  f"PSNR {float(m['psnr'][0]):.1f} dB", scale=3)
+    report.text(s, "A photo lies far outside this model's domain: W+ keeps layout and colours but the result is a "
+                   "cartoon; editing such a code is not meaningful (Image2StyleGAN §3.2 saw the same for FFHQ).", cls="note")
+
+
+def _photo(resolution: int) -> tuple[np.ndarray, str]:
+    """skimage's astronaut, FFHQ-aligned when dlib is installed, else a fixed square crop around her face."""
+    from PIL import Image
+    from skimage import data
+
+    image = data.astronaut()
+    if importlib.util.find_spec("dlib") is not None:
+        try:
+            from ..invert.align import FaceAligner
+
+            face = FaceAligner().align(image, size=256).image
+            return np.asarray(Image.fromarray(face).resize((resolution, resolution), Image.LANCZOS)), "aligned with dlib"
+        except Exception:  # no face found or landmark model missing: the fixed crop still makes the point
+            pass
+    crop = Image.fromarray(image[40:220, 135:315]).resize((resolution, resolution), Image.LANCZOS)
+    return np.asarray(crop), "fixed crop of the face (install ganlens[faces] for alignment)"
+
+
+def section_inpaint(ctx: DemoContext, report: Report, s: Section) -> None:
+    from ..synthdata import render_batch, sample_factors
+
+    G = ctx.G
+    target = render_batch(sample_factors(2, seed=2024))
+    r = G.img_resolution
+    hole = rect_mask("0.25,0.52,0.75,0.85", r)
+    holed = target.copy()
+    holed[:, hole > 0.5] = 0
+    res = inpaint(G, holed, hole, steps=ctx.sizes.inpaint_steps, feather_px=2.0)
+    inside = hole > 0.5
+    err_fill = float(np.abs(res.blended[:, inside].astype(float) - target[:, inside]).mean())
+    err_hole = float(np.abs(holed[:, inside].astype(float) - target[:, inside]).mean())
+    ctx.numbers["inpaint"] = {"mae_filled": err_fill, "mae_hole": err_hole}
+    report.figure(s, make_grid(np.concatenate([target, holed, res.reconstruction, res.blended]), ncols=2),
+                  "inpaint.png", "rows: original render, hole punched in, generator fitted to the known pixels, "
+                  "filled", scale=3)
+    report.text(s, f"Masked W+ inversion (Image2StyleGAN++): the loss sees only the pixels outside the hole. Mean "
+                   f"absolute error inside the hole vs the original: {err_fill:.1f} filled, {err_hole:.1f} as punched "
+                   "(0..255 scale).")
+    report.command(s, f"ganlens inpaint face.png --rect 0.25,0.52,0.75,0.85 --steps {ctx.sizes.inpaint_steps} --out filled.png")
+
+
+def section_animations(ctx: DemoContext, report: Report, s: Section) -> None:
+    G, f = ctx.G, ctx.sizes.morph_frames
+    codes = ctx.numbers.get("_inverted")
+    if codes is None or len(codes) < 2:
+        codes = G.sample(2, seed=5).to_wplus(G.num_ws)
+        what = "samples 5 and 6"
+    else:
+        what = "two inverted renders"
+    frames = G.render(interpolate(codes[:1], codes[1:2], pingpong(list(np.linspace(0, 1, f)))))
+    save_animation(frames, report.images / "morph.gif", fps=12, scale=3)
+    report.figure(s, report.images / "morph.gif", "morph.gif", f"morph between {what} (linear in W+, there and back)")
+    if "smile" in ctx.directions:
+        sweep = pingpong(list(np.linspace(-3, 3, f)))
+        clip = G.render(move(G.sample(1, seed=12), ctx.directions["smile"], sweep, num_ws=G.num_ws))
+        save_animation(clip, report.images / "edit_smile.gif", fps=12, scale=3)
+        report.figure(s, report.images / "edit_smile.gif", "edit_smile.gif", "smile boundary, strength -3 .. +3 and back")
+    report.command(s, f"ganlens morph inverted/a.npz inverted/b.npz --frames {f} --pingpong --out morph.gif",
+                   f"ganlens edit --model {ctx.model} -d smile --seeds 12 --out smile.png --video smile.gif")
+
+
+def section_mixing(ctx: DemoContext, report: Report, s: Section) -> None:
+    G = ctx.G
+    content, style = G.sample(3, seed=30).to_wplus(G.num_ws), G.sample(3, seed=40).to_wplus(G.num_ws)
+    for layers in ("coarse", "middle", "fine"):
+        cells = G.render(mix_grid(content, style, layers, G.num_ws))
+        blank = np.full_like(cells[:1], 255)
+        rows = [np.concatenate([blank, G.render(style)])]
+        left = G.render(content)
+        for i in range(3):
+            rows.append(np.concatenate([left[i:i + 1], cells[3 * i:3 * i + 3]]))
+        report.figure(s, make_grid(np.concatenate(rows), ncols=4), f"mix_{layers}.png",
+                      f"crossover, {layers} layers from the style (top row) into the content (left column)", scale=2)
+    report.command(s, f"ganlens mix --model {ctx.model} --content seed:30 --content seed:31 --style seed:40 --layers coarse --out mix.png")
+
+
+SECTIONS: tuple[tuple[str, str, Callable], ...] = (
+    ("samples", "Samples", section_samples),
+    ("predictors", "Attribute predictors", section_predictors),
+    ("boundaries", "InterFaceGAN boundaries", section_boundaries),
+    ("edits", "Edits along the boundaries", section_edits),
+    ("conditional", "Conditional manipulation", section_conditional),
+    ("layers", "Which layers control what", section_layers),
+    ("discovery", "Unsupervised directions: SeFa and GANSpace", section_discovery),
+    ("inversion", "Inversion", section_inversion),
+    ("inpaint", "Inpainting", section_inpaint),
+    ("animations", "Morph and edit animations", section_animations),
+    ("mixing", "Crossover (style mixing)", section_mixing),
+)
+
+
+def run_demo(out: str | Path, model: str = "synthfaces64", quick: bool = False,
+             log: Callable[[str], None] = print) -> Path:
+    """Run every section on `model` and write `out/index.html`; returns its path.
+
+    A section that fails is reported in the page (with its error) and the rest still run.
+
+    Raises:
+        GanlensError: the model has no bundled scorer.
+    """
+    torch.manual_seed(0)
+    t_start = time.perf_counter()
+    G = load(model)
+    ctx = DemoContext(G, load_scorer(model), DemoSizes.quick() if quick else DemoSizes.full(), quick, model, log)
+    report = Report(out, f"ganlens demo — {model}",
+                    f"Everything below was computed by `ganlens demo{ctx.flag()}` on this machine "
+                    f"({torch.get_num_threads()} torch threads, torch {torch.__version__}).")
+    failed = []
+    for i, (key, title, fn) in enumerate(SECTIONS, 1):
+        log(f"[{i}/{len(SECTIONS)}] {title} ...")
+        s = report.section(key, title)
+        t0 = time.perf_counter()
+        try:
+            with torch.no_grad() if key not in ("inversion", "inpaint") else torch.enable_grad():
+                fn(ctx, report, s)
+        except Exception as exc:  # one broken section must not cost the others
+            failed.append(key)
+            report.error(s, f"{type(exc).__name__}: {exc}")
+            log(f"    failed: {exc}\n{traceback.format_exc(limit=3)}")
+        s.seconds = time.perf_counter() - t0
+        report.write()
+        log(f"    done in {s.seconds:.1f} s")
+    total = time.perf_counter() - t_start
+    end = report.section("timing", "Timing")
+    report.table(end, ["section", "seconds"], [(x.title, float(x.seconds or 0)) for x in report.sections[:-1]] +
+                 [("total", total)])
+    report.write()
+    log(f"wrote {report.path} in {total:.0f} s" + (f" ({len(failed)} section(s) failed: {', '.join(failed)})" if failed else ""))
+    return report.path
