@@ -243,3 +243,12 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "text.safetensors").write_text("hello")
     with pytest.raises(ganlens.CheckpointError):
         ganlens.load(str(tmp_path / "text.safetensors"))
+
+
+def test_bf16_render_is_close_to_fp32():
+    G = ganlens.load("random-tiny")
+    code = G.sample(4, seed=2)
+    a, b = G.render(code).astype(int), G.render(code, precision="bf16").astype(int)
+    assert np.abs(a - b).mean() < 3 and not np.array_equal(a, b)  # really computed in bf16, still the same picture
+    with pytest.raises(ValueError, match="precision"):
+        G.render(code, precision="fp8")

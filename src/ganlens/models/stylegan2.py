@@ -414,11 +414,18 @@ class Generator(nn.Module):
         return torch.cat(outs) if outs else torch.empty(0, self.img_channels, self.img_resolution, self.img_resolution)
 
     @torch.no_grad()
-    def render(self, code: LatentCode, noise_mode: str = "const", batch_size: int = 64) -> np.ndarray:
-        """uint8 images [N, R, R, C] for a code in any space."""
+    def render(self, code: LatentCode, noise_mode: str = "const", batch_size: int = 64, precision: str = "fp32") -> np.ndarray:
+        """uint8 images [N, R, R, C] for a code in any space.
+
+        precision 'bf16' synthesises under bfloat16 autocast: about twice as fast on CPU, within a few grey levels
+        of fp32 (good for scoring many samples; keep fp32 for figures and exact comparisons).
+        """
         from ..io.images import to_uint8
 
-        return to_uint8(self.synthesize(code, noise_mode=noise_mode, batch_size=batch_size))
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            return to_uint8(self.synthesize(code, noise_mode=noise_mode, batch_size=batch_size).float())
 
     def to_styles(self, code: LatentCode) -> LatentCode:
         """Convert a z / w / w+ code to style space S (all affine outputs, concatenated)."""

@@ -56,7 +56,7 @@ class DemoSizes:
 
     @classmethod
     def full(cls) -> "DemoSizes":
-        return cls(32, 1000, 3000, ("smile", "age", "glasses", "yaw", "hair_color", "background"), 64,
+        return cls(32, 1000, 2000, ("smile", "age", "glasses", "yaw", "hair_color", "background"), 64,
                    ("yaw", "face_size", "hat", "smile", "age", "background", "hair_color", "light"), 32, 6, 32,
                    20000, 4, 100, 200, 200, 24)
 
@@ -151,7 +151,7 @@ def section_boundaries(ctx: DemoContext, report: Report, s: Section) -> None:
         codes = G.sample(n, seed=4242)
         scores: dict[str, list[np.ndarray]] = {}
         for i in range(0, n, 250):
-            for k, v in scorer(G.render(codes[i:i + 250])).items():
+            for k, v in scorer(G.render(codes[i:i + 250], precision="bf16")).items():
                 scores.setdefault(k, []).append(v)
         sc = {k: np.concatenate(v) for k, v in scores.items()}
         w = codes.tensor.numpy().astype(np.float64)
