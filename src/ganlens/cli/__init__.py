@@ -15,6 +15,7 @@ from .directions import analyze, boundary, discover, edit, score
 from .invert import align, invert  # also registers `train encoder` on the train group
 from .models import info, sample
 from .operations import inpaint, local_edit, mix, morph, transfer
+from .serve import serve
 from .train import train
 
 
@@ -31,7 +32,7 @@ def cli() -> None:
 
 
 for command in (demo, sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze,
-                invert, align, inpaint, local_edit):
+                invert, align, inpaint, local_edit, serve):
     cli.add_command(command)
 
 

@@ -1,0 +1,151 @@
+"""Uploads: check the bytes, decode them safely, invert them in a background thread that reports progress.
+
+Decoding goes through `ganlens.invert.runner.load_for_inversion` (Pillow with the library's decompression-bomb
+guard, any mode to RGB, centre crop, resize); before that the web layer refuses what a browser should never send
+a local tool: non-image bytes, and images whose header declares more pixels than `max_pixels`.
+
+`ganlens.invert.project` has no progress callback, so optimisation runs in chunks of `CHUNK` steps, each chunk
+starting from the previous chunk's code with the learning rate the full run's schedule has at that point (a
+piecewise-constant version of the ramp; Adam's moments restart per chunk). Between chunks the generator lock is
+free, so sliders stay responsive while an inversion runs.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import GanlensError
+from ..latents import LatentCode
+from .studio import Studio
+
+CHUNK = 10
+# Magic numbers of the formats the page accepts; anything else is refused before Pillow sees it.
+SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif", b"GIF89a": "gif", b"BM": "bmp"}
+METHODS = ("encoder", "hybrid", "optim")
+
+
+class UploadError(GanlensError):
+    """An upload the server refuses; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def sniff_format(data: bytes) -> str:
+    """The image format from the first bytes (png, jpeg, gif, bmp, webp), or UploadError 415."""
+    for magic, fmt in SIGNATURES.items():
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    raise UploadError("that file is not an image: upload a PNG, JPEG, WebP, GIF or BMP file", status=415)
+
+
+def decode_upload(data: bytes, resolution: int, max_pixels: int, aligner=None) -> np.ndarray:
+    """Checked upload bytes → uint8 [R, R, 3] ready to invert (aligned first when `aligner` is given).
+
+    Raises:
+        UploadError: not an image (415), too many pixels (413), unreadable or no face found (400).
+    """
+    fmt = sniff_format(data)
+    try:
+        with Image.open(io.BytesIO(data)) as im:  # reads the header only: the size is known before decoding
+            width, height = im.size
+    except Exception as exc:
+        raise UploadError(f"cannot read the {fmt.upper()} image: {exc}") from exc
+    if width * height > max_pixels:
+        raise UploadError(f"the image is {width}x{height} = {width * height / 1e6:.1f} Mpx; the limit is "
+                          f"{max_pixels / 1e6:.1f} Mpx (refused as a possible decompression bomb)", status=413)
+    from ..invert.runner import load_for_inversion
+    from ..io import load_image
+
+    with tempfile.TemporaryDirectory(prefix="ganlens-upload-") as tmp:
+        path = Path(tmp) / f"upload.{fmt}"
+        path.write_bytes(data)
+        try:
+            if aligner is not None:
+                return aligner.align(load_image(path), size=resolution).image
+            image, _ = load_for_inversion(path, resolution)
+        except GanlensError as exc:
+            raise UploadError(str(exc)) from exc
+    return image
+
+
+@dataclass
+class InversionJob:
+    """An inversion running in a background thread; the page polls `describe()` for its progress bar."""
+
+    method: str
+    steps: int
+    slot: str
+    id: str = field(default_factory=lambda: secrets.token_urlsafe(8))
+    status: str = "running"  # running | done | error
+    progress: float = 0.0
+    message: str = "starting"
+    error: str | None = None
+    loss: float | None = None
+
+    def describe(self) -> dict:
+        """JSON for the page."""
+        return {"id": self.id, "method": self.method, "slot": self.slot, "status": self.status,
+                "progress": round(self.progress, 4), "message": self.message, "error": self.error, "loss": self.loss}
+
+    def start(self, studio: Studio, image: np.ndarray, done: Callable[[LatentCode], None]) -> None:
+        """Invert `image` in a daemon thread; call `done(code)` with the result (its errors end up in `error`)."""
+        threading.Thread(target=self._run, args=(studio, image, done), daemon=True, name=f"invert-{self.id}").start()
+
+    def _run(self, studio: Studio, image: np.ndarray, done: Callable[[LatentCode], None]) -> None:
+        try:
+            code = invert_with_progress(studio, image[None], self.method, self.steps, self._report)
+            done(code)
+            self.progress, self.message, self.status = 1.0, "done", "done"
+        except Exception as exc:  # noqa: BLE001 - any failure is shown in the page; the server keeps running
+            self.error = str(exc) if isinstance(exc, GanlensError) else f"inversion failed: {exc!r}"
+            self.status = "error"
+
+    def _report(self, fraction: float, message: str, loss: float | None = None) -> None:
+        self.progress, self.message, self.loss = fraction, message, loss
+
+
+def invert_with_progress(studio: Studio, images: np.ndarray, method: str, steps: int,
+                         report: Callable[[float, str, float | None], None]) -> LatentCode:
+    """Invert uint8 images [N, R, R, 3] by 'encoder', 'hybrid' (encoder + `steps` optimisation steps) or 'optim'
+    (`steps` steps from w_avg), calling `report(fraction, message, loss)` as it goes."""
+    from ..invert import preset, project
+    from ..invert.optimize import lr_schedule
+
+    if method not in METHODS:
+        raise GanlensError(f"unknown inversion method {method!r}; choose one of {', '.join(METHODS)}")
+    code = None
+    if method in ("encoder", "hybrid"):
+        if studio.encoder is None:
+            raise GanlensError(f"no encoder for {studio.G.name}: choose the optimisation method")
+        report(0.0, "encoder pass", None)
+        with studio.lock, torch.inference_mode():
+            code = studio.encoder.invert(images, G=studio.G, iterations=2)
+        if method == "encoder":
+            return code
+    full = preset("ganlens", steps=steps)
+    share = 0.1 if method == "hybrid" else 0.0  # of the bar, already spent on the encoder
+    done = 0
+    while done < steps:
+        n = min(CHUNK, steps - done)
+        lr = lr_schedule((done + n / 2) / steps, full)
+        with studio.lock:
+            res = project(studio.G, images, full, init_code=code, steps=n, lr=lr, lr_rampup=0.0, lr_rampdown=0.0)
+        code, done = res.code, done + n
+        loss = float(res.loss.mean())
+        report(share + (1 - share) * done / steps, f"step {done}/{steps}", loss)
+    code.meta.update({"method": method, "steps": steps, "source": "ganlens serve"})
+    return code

@@ -1,0 +1,319 @@
+// ganlens web UI: one page over the JSON API in ganlens/web/app.py. No framework: the page is small.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let info = null;
+let sid = null;
+let version = -1;
+
+// ---- errors: every failed request shows the server's message in the banner ----------------------------------
+
+function showError(message) {
+  $("error-text").textContent = message;
+  $("error").hidden = false;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error-text").textContent = "";
+}
+
+async function api(method, url, body) {
+  const opts = { method, headers: {} };
+  if (body instanceof FormData) {
+    opts.body = body;
+  } else if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, opts);
+  } catch (e) {
+    throw new Error("the server cannot be reached (is `ganlens serve` still running?)");
+  }
+  let data = null;
+  try { data = await response.json(); } catch (e) { /* a non-JSON reply: described below */ }
+  if (!response.ok) {
+    throw new Error((data && data.error) || `request failed: HTTP ${response.status} ${response.statusText}`);
+  }
+  return data;
+}
+
+const sessionUrl = (path) => `/api/sessions/${sid}${path}`;
+
+// ---- the view: image, read-out, controls ---------------------------------------------------------------------
+
+function applyView(view, syncControls) {
+  if (view.version < version) return;  // an older answer overtaken by a newer one
+  version = view.version;
+  $("current").src = view.image;
+  $("current").dataset.version = String(view.version);
+  $("undo").disabled = !view.can_undo;
+  $("timing").textContent = `rendered in ${view.render_ms.toFixed(1)} ms`;
+  $("download-png").href = sessionUrl(`/image.png?scale=4&v=${view.version}`);
+  $("download-latent").href = sessionUrl(`/latent.npz?v=${view.version}`);
+  const st = view.state;
+  const src = st.source;
+  $("source-text").textContent = src.kind === "seed"
+    ? `seed ${src.seed}, truncation ${src.truncation.toFixed(2)}`
+    : `uploaded ${src.name}, inverted by ${src.method}`;
+  showScores(view.scores, st.base_scores, st.keep_fixed);
+  if (st.second_image) { $("second").src = st.second_image; $("second").hidden = false; }
+  if (syncControls) {
+    for (const el of document.querySelectorAll(".slider input[type=range]")) {
+      const s = st.strengths[el.dataset.key] || 0;
+      el.value = s;
+      $(`value-${el.dataset.key}`).textContent = Number(s).toFixed(1);
+    }
+    for (const el of document.querySelectorAll(".slider input[type=text]")) {
+      el.value = st.layers[el.dataset.key] || el.dataset.default;
+    }
+    $("mix").value = st.mix_layers || "";
+  }
+}
+
+function shown(attr, raw) {
+  // Binary attributes are scored as logits: show them as probabilities.
+  return attr.kind === "binary" ? 1 / (1 + Math.exp(-raw)) : raw;
+}
+
+function showScores(scores, base, keepFixed) {
+  const body = $("scores").tBodies[0];
+  for (const attr of info.attributes) {
+    let row = $(`score-row-${attr.name}`);
+    if (!row) {
+      row = body.insertRow();
+      row.id = `score-row-${attr.name}`;
+      row.innerHTML = `<td>${attr.name}</td><td class="bar"><div></div></td><td class="value" id="score-${attr.name}"></td>` +
+        `<td class="delta"></td><td></td>`;
+      if (attr.fixable) {
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.id = `fix-${attr.name}`;
+        box.title = `keep ${attr.name} fixed while editing`;
+        box.addEventListener("change", () => {
+          const fixed = info.attributes.filter((a) => a.fixable && $(`fix-${a.name}`).checked).map((a) => a.name);
+          queueEdit({ keep_fixed: fixed }, true);
+        });
+        row.cells[4].appendChild(box);
+      }
+    }
+    const v = shown(attr, scores[attr.name]);
+    const b = base[attr.name] === undefined ? v : shown(attr, base[attr.name]);
+    const lo = attr.kind === "binary" ? 0 : attr.low, hi = attr.kind === "binary" ? 1 : attr.high;
+    const frac = Math.max(0, Math.min(1, (v - lo) / (hi - lo)));
+    row.cells[1].firstChild.style.width = `${(frac * 100).toFixed(1)}%`;
+    const cell = $(`score-${attr.name}`);
+    cell.textContent = (attr.kind === "binary" ? "p " : "") + v.toFixed(2);
+    cell.dataset.value = String(v);
+    const d = v - b;
+    row.cells[3].textContent = Math.abs(d) < 0.005 ? "" : (d > 0 ? "+" : "") + d.toFixed(2);
+    row.cells[3].className = "delta " + (d > 0.005 ? "up" : d < -0.005 ? "down" : "");
+    const box = $(`fix-${attr.name}`);
+    if (box) box.checked = keepFixed.includes(attr.name);
+  }
+}
+
+// ---- sliders: the newest value wins; at most one edit request in flight --------------------------------------
+
+let pendingEdit = null;
+let editInFlight = false;
+
+function queueEdit(patch, commit) {
+  const p = pendingEdit || { strengths: {}, layers: {}, commit: false };
+  Object.assign(p.strengths, patch.strengths || {});
+  Object.assign(p.layers, patch.layers || {});
+  if (patch.keep_fixed !== undefined) p.keep_fixed = patch.keep_fixed;
+  if (patch.set_mix) { p.set_mix = true; p.mix_layers = patch.mix_layers; }
+  p.commit = p.commit || commit;
+  pendingEdit = p;
+  pumpEdits();
+}
+
+async function pumpEdits() {
+  if (editInFlight || !pendingEdit) return;
+  const body = pendingEdit;
+  pendingEdit = null;
+  editInFlight = true;
+  try {
+    applyView(await api("POST", sessionUrl("/edit"), body), false);
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    editInFlight = false;
+    pumpEdits();
+  }
+}
+
+function buildSliders() {
+  const box = $("sliders");
+  box.innerHTML = "";
+  const titles = { attribute: "Attributes (shipped boundaries)", user: "Your directions", sefa: "Discovered (SeFa)" };
+  let group = null;
+  for (const s of info.sliders) {
+    if (s.group !== group) {
+      group = s.group;
+      const h = document.createElement("div");
+      h.className = "group";
+      h.textContent = titles[group] || group;
+      box.appendChild(h);
+    }
+    const row = document.createElement("div");
+    row.className = "slider";
+    row.innerHTML = `<label for="slider-${s.key}" id="label-${s.key}"></label>` +
+      `<input type="range" id="slider-${s.key}" min="-5" max="5" step="0.1" value="0">` +
+      `<output id="value-${s.key}">0.0</output>` +
+      `<input type="text" id="layers-${s.key}" list="layer-options" title="layers this slider moves (e.g. all, coarse, 0-3)">`;
+    box.appendChild(row);
+    $(`label-${s.key}`).textContent = $(`label-${s.key}`).title = s.label;
+    const range = $(`slider-${s.key}`);
+    range.dataset.key = s.key;
+    range.addEventListener("input", () => {
+      $(`value-${s.key}`).textContent = Number(range.value).toFixed(1);
+      queueEdit({ strengths: { [s.key]: Number(range.value) } }, false);
+    });
+    range.addEventListener("change", () => queueEdit({ strengths: { [s.key]: Number(range.value) } }, true));
+    const layers = $(`layers-${s.key}`);
+    layers.dataset.key = s.key;
+    layers.dataset.default = s.layers;
+    layers.value = s.layers;
+    layers.addEventListener("change", () => queueEdit({ layers: { [s.key]: layers.value.trim() } }, true));
+  }
+  const options = $("layer-options");
+  options.innerHTML = "";
+  for (const [name, range] of Object.entries(info.layer_presets)) {
+    const o = document.createElement("option");
+    o.value = name;
+    o.label = `${name} (${range})`;
+    options.appendChild(o);
+  }
+}
+
+async function refreshLabels() {
+  // SeFa directions are auto-labelled in the background after start-up: pick the labels up when they exist.
+  try {
+    const fresh = await api("GET", "/api/info");
+    for (const s of fresh.sliders) {
+      const label = $(`label-${s.key}`);
+      if (label) label.textContent = label.title = s.label;
+    }
+    $("labels-pending").hidden = !fresh.labels_pending;
+    if (fresh.labels_pending) setTimeout(refreshLabels, 3000);
+  } catch (e) { /* the next action reports a dead server */ }
+}
+
+// ---- seeds, uploads, inversion progress ---------------------------------------------------------------------
+
+async function loadSeed(slot) {
+  clearError();
+  const seed = Number($(slot === "a" ? "seed" : "seed-b").value);
+  try {
+    const view = await api("POST", sessionUrl("/seed"), { seed, truncation: Number($("truncation").value), slot });
+    applyView(view, true);
+  } catch (e) { showError(e.message); }
+}
+
+async function upload(file, slot) {
+  clearError();
+  const form = new FormData();
+  form.append("file", file, file.name);
+  form.append("method", $("method").value);
+  form.append("steps", $("steps").value);
+  form.append("slot", slot);
+  form.append("align", $("align").checked ? "true" : "false");
+  setProgress(0, `uploading ${file.name}`);
+  try {
+    const { job } = await api("POST", sessionUrl("/upload"), form);
+    await followJob(job);
+  } catch (e) {
+    $("progress").hidden = true;
+    showError(e.message);
+  }
+}
+
+function setProgress(fraction, text) {
+  $("progress").hidden = false;
+  $("progress-bar").style.width = `${(fraction * 100).toFixed(1)}%`;
+  $("progress-text").textContent = text;
+}
+
+async function followJob(job) {
+  while (job.status === "running") {
+    setProgress(job.progress, `${job.method}: ${job.message}` + (job.loss != null ? ` (loss ${job.loss.toFixed(4)})` : ""));
+    await new Promise((r) => setTimeout(r, 250));
+    job = await api("GET", sessionUrl(`/jobs/${job.id}`));
+  }
+  if (job.status === "error") throw new Error(job.error);
+  setProgress(1, `${job.method}: done`);
+  $("progress").dataset.status = "done";
+  applyView(await api("GET", sessionUrl("")), true);
+}
+
+function wireDrop(zone, input) {
+  const slot = zone.dataset.slot;
+  input.addEventListener("change", () => { if (input.files.length) upload(input.files[0], slot); input.value = ""; });
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0], slot);
+  });
+}
+
+// ---- morph ---------------------------------------------------------------------------------------------------
+
+async function morph() {
+  clearError();
+  try {
+    const res = await api("POST", sessionUrl("/morph"), { frames: Number($("frames").value) });
+    $("morph-gif").src = res.url;
+    $("morph-gif").hidden = false;
+    $("download-gif").href = res.url;
+    $("download-gif").hidden = false;
+  } catch (e) { showError(e.message); }
+}
+
+// ---- start ---------------------------------------------------------------------------------------------------
+
+async function start() {
+  $("error-close").addEventListener("click", clearError);
+  try {
+    info = await api("GET", "/api/info");
+  } catch (e) { showError(e.message); return; }
+  $("model-name").textContent = `${info.model} (${info.resolution}px)`;
+  const labels = { encoder: "encoder (fast)", hybrid: "hybrid (encoder + optimisation)", optim: "optimisation" };
+  for (const m of info.methods) {
+    const o = document.createElement("option");
+    o.value = m;
+    o.textContent = labels[m] || m;
+    $("method").appendChild(o);
+  }
+  $("align-row").hidden = !info.align_available;
+  buildSliders();
+  $("truncation").addEventListener("input", () => { $("truncation-value").textContent = Number($("truncation").value).toFixed(2); });
+  $("truncation").addEventListener("change", () => loadSeed("a"));
+  $("seed-load").addEventListener("click", () => loadSeed("a"));
+  $("seed-random").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 100000); loadSeed("a"); });
+  $("seed-b-load").addEventListener("click", () => loadSeed("b"));
+  $("undo").addEventListener("click", async () => {
+    try { applyView(await api("POST", sessionUrl("/undo")), true); } catch (e) { showError(e.message); }
+  });
+  $("reset").addEventListener("click", async () => {
+    try { applyView(await api("POST", sessionUrl("/reset")), true); } catch (e) { showError(e.message); }
+  });
+  $("mix").addEventListener("change", () => queueEdit({ set_mix: true, mix_layers: $("mix").value || null }, true));
+  $("morph").addEventListener("click", morph);
+  wireDrop($("drop-a"), $("file-a"));
+  wireDrop($("drop-b"), $("file-b"));
+  try {
+    const view = await api("POST", "/api/sessions", { seed: Number($("seed").value), truncation: Number($("truncation").value) });
+    sid = view.session;
+    applyView(view, true);
+    document.body.dataset.ready = "true";
+  } catch (e) { showError(e.message); }
+  if (info.labels_pending) { $("labels-pending").hidden = false; setTimeout(refreshLabels, 3000); }
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,239 @@
+"""What the web UI edits with: the generator, its directions, scorer and encoder, and the calls into the library.
+
+Nothing here edits latents itself: `compose` chains `ganlens.edit.mix.crossover`, `Direction.conditioned_on` and
+`ganlens.edit.move`; `render` is `Generator.render` followed by the scorer. One lock serialises every pass
+through the generator, because a single pass already uses all of torch's threads: two at once only slow both.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..directions import Direction, autolabel, load_bundled, load_directions, sefa
+from ..edit import describe_layers, move, presets
+from ..edit.mix import crossover
+from ..errors import GanlensError
+from ..latents import LatentCode
+from ..models.stylegan2 import Generator
+
+
+@dataclass
+class Slider:
+    """One slider of the page: a direction and how to present it.
+
+    Attributes:
+        key: stable id used by the API ('attr:smile', 'user:my_dir', 'sefa:sefa0').
+        label: what the page shows.
+        group: 'attribute' (shipped boundary), 'user' (--directions) or 'sefa' (found at start-up).
+        direction: the direction moved along (strengths are in units of its `scale`).
+    """
+
+    key: str
+    label: str
+    group: str
+    direction: Direction
+
+    def describe(self, num_ws: int) -> dict:
+        """JSON for the page: key, label, group, default layer range and the auto-label, when there is one."""
+        m = self.direction.metrics
+        return {"key": self.key, "label": self.label, "group": self.group,
+                "layers": describe_layers(self.direction.layers, num_ws),
+                "autolabel": m.get("autolabel"), "label_r": m.get("label_r")}
+
+
+@dataclass
+class Rendered:
+    """One rendered code: its PNG and its attribute scores (raw: logits for binary attributes)."""
+
+    png: bytes
+    scores: dict[str, float]
+    seconds: float
+
+    @property
+    def data_url(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def encode_png(image: np.ndarray, scale: int = 1) -> bytes:
+    """uint8 [H, W, 3] → PNG bytes; compression level 1 because at 64x64 the bytes hardly differ and level 6
+    costs several times the encoding time on the slider's hot path."""
+    pil = Image.fromarray(image)
+    if scale != 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+@dataclass
+class Studio:
+    """The loaded model and everything the sliders need.
+
+    Attributes:
+        G: the generator. scorer: attribute predictor or None. encoder: inversion encoder or None.
+        sliders: key → Slider, in page order. boundaries: attribute → shipped boundary ("keep fixed" candidates).
+        aligner: a FaceAligner when the faces extra is installed, else None.
+        lock: held for every generator / scorer / encoder pass.
+    """
+
+    G: Generator
+    scorer: object | None
+    encoder: object | None
+    sliders: dict[str, Slider]
+    boundaries: dict[str, Direction]
+    aligner: object | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    labels_pending: bool = field(default=False, init=False)
+    _conditioned: dict = field(default_factory=dict, init=False, repr=False)
+
+    # ---- building ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, model: str = "synthfaces64", directions: str | Path | None = None, sefa_num: int = 5,
+             scorer: str | None = "auto", encoder: str | None = "auto", device: str = "cpu") -> Studio:
+        """Load a model with its shipped boundaries, the user's directions and `sefa_num` SeFa directions.
+
+        `scorer` / `encoder`: a name or path, 'auto' (the ones bundled for the model, if any) or None (none).
+        """
+        from .. import load
+        from ..invert import load_encoder
+        from ..scorers import load_scorer
+
+        G = load(model, device=device).eval()
+        sc = _optional(load_scorer, G.name if scorer == "auto" else scorer, device, required=scorer != "auto")
+        enc = _optional(load_encoder, G.name if encoder == "auto" else encoder, device, required=encoder != "auto")
+        boundaries = load_bundled(G.name)
+        sliders = {f"attr:{a}": Slider(f"attr:{a}", a, "attribute", d) for a, d in boundaries.items()}
+        for d in load_directions(directions) if directions else []:
+            key = _unique(f"user:{d.name}", sliders)
+            sliders[key] = Slider(key, _label(d), "user", d)
+        for d in sefa(G, "all", sefa_num) if sefa_num else []:
+            sliders[f"sefa:{d.name}"] = Slider(f"sefa:{d.name}", d.name, "sefa", d)
+        try:
+            from ..invert.align import FaceAligner
+
+            aligner = FaceAligner()
+        except GanlensError:
+            aligner = None  # the faces extra is not installed: the page hides the option
+        return cls(G, sc, enc, sliders, boundaries, aligner)
+
+    def label_directions(self, num_samples: int = 32) -> None:
+        """Auto-label the SeFa and unlabelled user directions by the attribute they change most.
+
+        Slow (seconds per direction): the server runs it in a background thread and the page picks the labels up
+        later. It does not take `lock`: holding the generator for seconds would freeze the sliders, while sharing
+        the cores only slows them (forward passes under inference mode are safe to run concurrently).
+        """
+        self.labels_pending = True
+        try:
+            todo = [] if self.scorer is None else [
+                s for s in self.sliders.values() if s.group != "attribute" and "autolabel" not in s.direction.metrics]
+            for s in todo:  # one at a time, so each label shows up as soon as it is known
+                with torch.inference_mode():
+                    (labelled,) = autolabel(self.G, [s.direction], self.scorer, num_samples=num_samples)
+                s.direction = labelled  # same vector, so conditioned copies in the cache stay valid
+                s.label = _label(labelled)
+        finally:
+            self.labels_pending = False
+
+    # ---- what the page needs to know ---------------------------------------------------------------------------
+
+    def info(self) -> dict:
+        """Model, sliders, attributes and layer presets, as JSON for the page."""
+        G = self.G
+        attrs = [] if self.scorer is None else [
+            {"name": a.name, "kind": a.kind, "low": a.low, "high": a.high, "fixable": a.name in self.boundaries}
+            for a in self.scorer.attributes]
+        return {
+            "model": G.name, "resolution": G.img_resolution, "num_ws": G.num_ws,
+            "layer_presets": {k: describe_layers(v, G.num_ws) for k, v in presets(G.num_ws).items()},
+            "sliders": [s.describe(G.num_ws) for s in self.sliders.values()],
+            "attributes": attrs, "labels_pending": self.labels_pending,
+            "methods": [m for m in ("encoder", "hybrid", "optim") if m == "optim" or self.encoder is not None],
+            "align_available": self.aligner is not None,
+        }
+
+    # ---- codes ---------------------------------------------------------------------------------------------
+
+    def sample(self, seed: int, truncation: float) -> LatentCode:
+        """The W code of a seed at a truncation ψ."""
+        with self.lock, torch.inference_mode():
+            return self.G.sample(1, seed=seed, truncation_psi=truncation, space="w")
+
+    def slider(self, key: str) -> Slider:
+        """The slider `key`, or a GanlensError listing the known keys."""
+        if key not in self.sliders:
+            raise GanlensError(f"unknown direction {key!r}; known: {', '.join(self.sliders)}")
+        return self.sliders[key]
+
+    def direction(self, key: str, keep_fixed: tuple[str, ...]) -> Direction:
+        """The slider's direction, made orthogonal to the kept-fixed attributes' boundaries (cached)."""
+        d = self.slider(key).direction
+        others = tuple(a for a in keep_fixed if self.boundaries[a] is not d)
+        if not others:
+            return d
+        cache_key = (key, others)
+        if cache_key not in self._conditioned:
+            self._conditioned[cache_key] = d.conditioned_on(*(self.boundaries[a] for a in others))
+        return self._conditioned[cache_key]
+
+    def compose(self, base: LatentCode, strengths: dict[str, float], layers: dict[str, str],
+                keep_fixed: tuple[str, ...] = (), second: LatentCode | None = None,
+                mix_layers: str | None = None) -> LatentCode:
+        """The edited code: `base` crossed with `second` on `mix_layers` (if given), then moved along each slider."""
+        num_ws = self.G.num_ws
+        code = base
+        if second is not None and mix_layers:
+            code = crossover(code, second, mix_layers, num_ws)
+        for key, strength in strengths.items():
+            if strength:
+                spec = layers.get(key) or None
+                code = move(code, self.direction(key, keep_fixed), [strength], layers=spec, num_ws=num_ws)
+        return code
+
+    def render(self, code: LatentCode, scale: int = 1) -> Rendered:
+        """Synthesize, score and PNG-encode one code."""
+        t0 = time.perf_counter()
+        with self.lock, torch.inference_mode():
+            image = self.G.render(code)
+            scores = {} if self.scorer is None else {k: float(v[0]) for k, v in self.scorer(image).items()}
+        return Rendered(encode_png(image[0], scale), scores, time.perf_counter() - t0)
+
+    def render_frames(self, code: LatentCode) -> np.ndarray:
+        """uint8 frames [T, H, W, 3] of a batch of codes (morphs)."""
+        with self.lock, torch.inference_mode():
+            return self.G.render(code)
+
+
+def _optional(loader, name: str | None, device: str, required: bool):
+    """Load a scorer / encoder; with required=False a missing one is simply left out."""
+    if name is None or name == "none":
+        return None
+    try:
+        return loader(name, device=device)
+    except GanlensError:
+        if required:
+            raise
+        return None
+
+
+def _label(d: Direction) -> str:
+    """A slider's label: the direction's name, and its auto-label with the correlation when it has one."""
+    m = d.metrics
+    return f"{d.name} ~ {m['autolabel']} ({m['label_r']:+.2f})" if "autolabel" in m else d.name
+
+
+def _unique(key: str, taken: dict) -> str:
+    out, i = key, 2
+    while out in taken:
+        out, i = f"{key}_{i}", i + 1
+    return out

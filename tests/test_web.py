@@ -1,0 +1,426 @@
+"""The web UI (`ganlens serve`): API tests with Starlette's TestClient, a real uvicorn server for concurrency, and
+end-to-end tests in headless Chromium.
+
+Set GANLENS_SCREENSHOTS=1 to write the README's screenshots (docs/web_*.png) from the browser test.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from browser import chromium, needs_browser
+
+with warnings.catch_warnings():  # newer Starlette suggests httpx2 for its TestClient; httpx still works
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
+
+from ganlens.io.files import atomic_write_bytes
+from ganlens.latents import LatentCode
+from ganlens.web import Studio, background_server, create_app
+from ganlens.web.render import CoalescingRenderer
+
+LIMIT = 200_000  # upload limit of the test app (bytes)
+MAX_PIXELS = 1_000_000
+SEED = 7  # a seed whose smile score the shipped smile boundary raises clearly
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture(scope="module")
+def studio() -> Studio:
+    return Studio.load("synthfaces64", sefa_num=2)
+
+
+def make_app(studio: Studio, **kw):
+    return create_app(studio, max_upload_bytes=LIMIT, max_pixels=MAX_PIXELS, autolabel_samples=None, **kw)
+
+
+@pytest.fixture(scope="module")
+def client(studio: Studio) -> TestClient:
+    with TestClient(make_app(studio)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def server(studio: Studio):
+    """A real uvicorn server on a free loopback port, in a background thread; yields (base url, app)."""
+    app = make_app(studio, allowed_hosts=["127.0.0.1", "localhost"])
+    with background_server(app) as url:
+        yield url, app
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def face_png() -> tuple[np.ndarray, bytes]:
+    """A synthfaces render (the domain the model was trained on) as PNG bytes."""
+    from ganlens.synthdata import render, sample_factors
+
+    image = render(sample_factors(1, seed=11)[0], size=64)
+    return image, png_bytes(image)
+
+
+def noise_png(side: int = 300) -> bytes:
+    """A valid PNG that random pixels make larger than LIMIT."""
+    return png_bytes(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8))
+
+
+def new_session(client: TestClient, seed: int = SEED) -> dict:
+    r = client.post("/api/sessions", json={"seed": seed, "truncation": 0.7})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_job(client: TestClient, sid: str, job: dict, timeout: float = 60) -> list[dict]:
+    seen = [job]
+    deadline = time.monotonic() + timeout
+    while job["status"] == "running":
+        assert time.monotonic() < deadline, f"inversion did not finish: {job}"
+        time.sleep(0.1)
+        job = client.get(f"/api/sessions/{sid}/jobs/{job['id']}").json()
+        seen.append(job)
+    return seen
+
+
+# ---- API ------------------------------------------------------------------------------------------------------
+
+
+def test_info_lists_sliders_attributes_and_methods(client: TestClient) -> None:
+    info = client.get("/api/info").json()
+    keys = [s["key"] for s in info["sliders"]]
+    assert "attr:smile" in keys and "sefa:sefa0" in keys and len(keys) == 13 + 2
+    assert {a["name"] for a in info["attributes"]} >= {"smile", "age", "glasses"}
+    assert info["methods"] == ["encoder", "hybrid", "optim"]
+    assert info["layer_presets"]["coarse"] == "0-2"
+    assert client.get("/").headers["content-type"].startswith("text/html")
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_smile_slider_raises_smile_and_undo_takes_back_a_whole_drag(client: TestClient) -> None:
+    view = new_session(client)
+    sid, before = view["session"], view["scores"]["smile"]
+    assert not view["can_undo"]
+    for s in (1.0, 2.0, 3.0):  # a drag: previews, then the release commits
+        r = client.post(f"/api/sessions/{sid}/edit", json={"strengths": {"attr:smile": s}, "commit": False})
+        assert r.status_code == 200
+    r = client.post(f"/api/sessions/{sid}/edit", json={"strengths": {"attr:smile": 4.0}, "commit": True})
+    edited = r.json()
+    assert edited["scores"]["smile"] > before + 0.1
+    assert edited["image"] != view["image"] and edited["state"]["strengths"] == {"attr:smile": 4.0}
+    assert "total;dur=" in r.headers["server-timing"]
+    undone = client.post(f"/api/sessions/{sid}/undo").json()
+    assert undone["state"]["strengths"] == {} and undone["image"] == view["image"] and not undone["can_undo"]
+    r = client.post(f"/api/sessions/{sid}/undo")
+    assert r.status_code == 400 and r.json()["error"] == "nothing to undo"
+
+
+def test_keep_fixed_layers_reset_and_seed(client: TestClient) -> None:
+    sid = new_session(client)["session"]
+    r = client.post(f"/api/sessions/{sid}/edit", json={
+        "strengths": {"attr:age": 3.0, "sefa:sefa0": -2.0}, "layers": {"attr:age": "coarse"}, "keep_fixed": ["smile"]})
+    assert r.status_code == 200, r.text
+    state = r.json()["state"]
+    assert state["keep_fixed"] == ["smile"] and state["layers"] == {"attr:age": "coarse"}
+    reset = client.post(f"/api/sessions/{sid}/reset").json()
+    assert reset["state"]["strengths"] == {} and reset["state"]["keep_fixed"] == []
+    other = client.post(f"/api/sessions/{sid}/seed", json={"seed": 3, "truncation": 0.5}).json()
+    assert other["state"]["source"] == {"kind": "seed", "seed": 3, "truncation": 0.5}
+    assert other["state"]["base_scores"] == other["scores"]
+
+
+@pytest.mark.parametrize("path, body, status, words", [
+    ("edit", {"layers": {"attr:smile": "0-99"}}, 400, "out of range"),
+    ("edit", {"strengths": {"attr:nope": 1}}, 400, "unknown direction"),
+    ("edit", {"strengths": {"attr:smile": 1e9}}, 422, "must be a number"),
+    ("edit", {"strengths": {"attr:smile": "lots"}}, 422, "strengths.attr:smile"),
+    ("edit", {"keep_fixed": ["weight"]}, 400, "cannot keep"),
+    ("edit", {"set_mix": True, "mix_layers": "coarse"}, 400, "second image"),
+    ("seed", {"seed": -1}, 422, "seed"),
+    ("seed", {"seed": 1, "truncation": 3}, 422, "truncation"),
+    ("morph", {"frames": 10}, 400, "second image"),
+    ("morph", {"frames": 1000}, 422, "frames"),
+])
+def test_bad_parameters_get_clear_errors_and_change_nothing(client: TestClient, path, body, status, words) -> None:
+    view = new_session(client)
+    sid = view["session"]
+    r = client.post(f"/api/sessions/{sid}/{path}", json=body)
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]
+    after = client.get(f"/api/sessions/{sid}").json()
+    assert after["state"] == view["state"] and after["image"] == view["image"]
+
+
+def test_unknown_session_and_bad_download_scale(client: TestClient) -> None:
+    r = client.get("/api/sessions/nope")
+    assert r.status_code == 404 and "reload the page" in r.json()["error"]
+    sid = new_session(client)["session"]
+    assert client.get(f"/api/sessions/{sid}/image.png?scale=99").status_code == 400
+
+
+@pytest.mark.parametrize("name, data, status, words", [
+    ("big.png", None, 413, "limit"),
+    ("notes.txt", b"just some text, not a picture", 415, "not an image"),
+    ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 100, 400, "cannot read"),
+    ("huge.png", None, 413, "decompression bomb"),
+    ("empty.png", b"", 400, "empty"),
+])
+def test_upload_rejections_are_clear_and_the_server_stays_up(client: TestClient, name, data, status, words) -> None:
+    if name == "big.png":
+        data = noise_png()
+        assert len(data) > LIMIT
+    elif name == "huge.png":  # few bytes, many pixels
+        data = png_bytes(np.zeros((1100, 1100, 3), np.uint8))
+    sid = new_session(client)["session"]
+    r = client.post(f"/api/sessions/{sid}/upload", files={"file": (name, data, "image/png")},
+                    data={"method": "encoder"})
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]
+    assert client.get("/api/info").status_code == 200
+
+
+def test_upload_bad_form_fields(client: TestClient) -> None:
+    sid = new_session(client)["session"]
+    _, data = face_png()
+    for fields, words in (({"method": "magic"}, "unknown inversion method"), ({"steps": "0"}, "steps"),
+                          ({"slot": "c"}, "slot")):
+        r = client.post(f"/api/sessions/{sid}/upload", files={"file": ("f.png", data, "image/png")}, data=fields)
+        assert r.status_code == 400 and words in r.json()["error"], r.text
+
+
+def test_upload_inverts_with_encoder_and_hybrid(client: TestClient) -> None:
+    target, data = face_png()
+    view = new_session(client)
+    sid = view["session"]
+    r = client.post(f"/api/sessions/{sid}/upload", files={"file": ("face.png", data, "image/png")},
+                    data={"method": "encoder"})
+    assert r.status_code == 202, r.text
+    jobs = wait_job(client, sid, r.json()["job"])
+    assert jobs[-1]["status"] == "done" and jobs[-1]["progress"] == 1.0
+    shown = client.get(f"/api/sessions/{sid}").json()
+    assert shown["state"]["source"]["kind"] == "upload" and shown["image"] != view["image"]
+    code = LatentCode.load(_saved(client.get(f"/api/sessions/{sid}/latent.npz").content))
+    assert code.space == "w+" and list(code.tensor.shape) == [1, 10, 128]
+    recon = np.asarray(Image.open(io.BytesIO(client.get(f"/api/sessions/{sid}/image.png").content)).convert("RGB"))
+    mse = np.mean((recon.astype(float) - target.astype(float)) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 15, "the reconstruction should resemble the upload"
+    # Hybrid: the encoder, then optimisation in chunks reporting progress; the result goes to the second slot.
+    r = client.post(f"/api/sessions/{sid}/upload", files={"file": ("face.png", data, "image/png")},
+                    data={"method": "hybrid", "steps": "20", "slot": "b"})
+    jobs = wait_job(client, sid, r.json()["job"])
+    assert jobs[-1]["status"] == "done", jobs[-1]
+    progress = [j["progress"] for j in jobs]
+    assert progress == sorted(progress) and jobs[-1]["loss"] is not None
+    assert client.get(f"/api/sessions/{sid}").json()["state"]["second_source"]["method"] == "hybrid"
+
+
+def _saved(data: bytes) -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="ganlens-test-")) / "latent.npz"
+    path.write_bytes(data)
+    return path
+
+
+def test_mix_morph_and_downloads(client: TestClient) -> None:
+    view = new_session(client)
+    sid = view["session"]
+    client.post(f"/api/sessions/{sid}/seed", json={"seed": 10, "truncation": 0.7, "slot": "b"})
+    mixed = client.post(f"/api/sessions/{sid}/edit", json={"set_mix": True, "mix_layers": "coarse"}).json()
+    assert mixed["state"]["mix_layers"] == "coarse" and mixed["image"] != view["image"]
+    r = client.post(f"/api/sessions/{sid}/morph", json={"frames": 6, "fps": 10})
+    assert r.status_code == 200, r.text
+    gif = client.get(r.json()["url"])
+    assert gif.headers["content-type"] == "image/gif"
+    with Image.open(io.BytesIO(gif.content)) as im:
+        assert im.n_frames == 6 and im.size == (256, 256)
+    png = client.get(f"/api/sessions/{sid}/image.png?scale=4")
+    assert Image.open(io.BytesIO(png.content)).size == (256, 256)
+    assert "attachment" in png.headers["content-disposition"]
+
+
+def test_coalescing_renderer_renders_only_the_newest_state() -> None:
+    state = {"version": 0}
+    lock = threading.Lock()
+
+    def render() -> tuple[int, int]:
+        with lock:
+            v = state["version"]
+        time.sleep(0.05)
+        return v, v
+
+    renderer = CoalescingRenderer(render)
+
+    def request(_) -> tuple[int, int]:
+        with lock:
+            state["version"] += 1
+            mine = state["version"]
+        return mine, renderer.get(mine)
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(request, range(20)))
+    assert all(got >= mine for mine, got in answers)
+    assert renderer.renders <= 4, "20 overlapping requests should share a few renders"
+
+
+def test_autolabel_names_sefa_sliders(studio: Studio) -> None:
+    studio.label_directions(num_samples=4)
+    labels = [s.label for s in studio.sliders.values() if s.group == "sefa"]
+    assert all("~" in label for label in labels), labels
+    assert not studio.labels_pending
+
+
+def test_user_directions_become_sliders(studio: Studio, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    smile = studio.sliders["attr:smile"].direction
+    replace(smile, attribute="grin", metrics={"autolabel": "smile", "label_r": 0.9}).save(tmp_path / "grin.npz")
+    mine = Studio.load("synthfaces64", directions=tmp_path, sefa_num=0, encoder=None)
+    assert mine.sliders["user:grin"].label == "grin ~ smile (+0.90)"
+    assert mine.info()["methods"] == ["optim"]  # no encoder: only optimisation is offered
+
+
+def test_serve_help_has_an_example() -> None:
+    from click.testing import CliRunner
+
+    from ganlens.cli.serve import serve
+
+    out = CliRunner().invoke(serve, ["--help"]).output
+    assert "ganlens serve --model synthfaces64" in out and "127.0.0.1" in out
+
+
+# ---- a real server ------------------------------------------------------------------------------------------
+
+
+def test_fifty_concurrent_slider_requests(server) -> None:
+    import httpx
+
+    url, app = server
+    with httpx.Client(base_url=url, timeout=60) as http:
+        sid = http.post("/api/sessions", json={"seed": SEED, "truncation": 0.7}).json()["session"]
+
+        def move(i: int) -> httpx.Response:
+            return http.post(f"/api/sessions/{sid}/edit",
+                             json={"strengths": {"attr:smile": round(-3 + 6 * i / 49, 3)}, "commit": i == 49})
+
+        with ThreadPoolExecutor(50) as pool:
+            replies = list(pool.map(move, range(50)))
+        assert [r.status_code for r in replies] == [200] * 50
+        assert all(r.json()["image"].startswith("data:image/png;base64,") for r in replies)
+        renders = app.state.sessions.get(sid).renderer.renders
+        assert renders < 50, f"{renders} renders for 50 overlapping requests: they should be coalesced"
+        assert http.get("/api/info").status_code == 200
+        # A loopback server refuses foreign Host headers (DNS rebinding).
+        assert http.get("/api/info", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_streamed_upload_is_cut_off_at_the_limit(server) -> None:
+    """A chunked body (no Content-Length) is refused as soon as it passes the limit."""
+    import httpx
+
+    url, _ = server
+
+    def body():
+        yield b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG\r\n\x1a\n'
+        for _ in range(40):
+            yield b"\0" * 10_000
+        yield b"\r\n--xx--\r\n"
+
+    with httpx.Client(base_url=url, timeout=60) as http:
+        sid = http.post("/api/sessions", json={"seed": SEED}).json()["session"]
+        r = http.post(f"/api/sessions/{sid}/upload", content=body(),
+                      headers={"Content-Type": "multipart/form-data; boundary=xx"})
+        assert r.status_code == 413 and "larger than the limit" in r.json()["error"]
+        assert http.get("/api/info").status_code == 200
+
+
+# ---- the page in headless Chromium -------------------------------------------------------------------------
+
+
+def _screenshot(driver, name: str) -> None:
+    if os.environ.get("GANLENS_SCREENSHOTS") == "1":
+        atomic_write_bytes(DOCS / f"web_{name}.png", driver.get_screenshot_as_png())
+
+
+@needs_browser
+def test_page_edit_upload_and_errors(server, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    face = tmp_path / "face.png"
+    face.write_bytes(face_png()[1])
+    big = tmp_path / "big.png"
+    big.write_bytes(noise_png())
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    with chromium(1280, 1100) as driver:
+        wait = WebDriverWait(driver, 60, poll_frequency=0.1)
+        driver.get(url)
+        wait.until(lambda d: d.execute_script("return document.body.dataset.ready === 'true'"))
+        image = driver.find_element(By.ID, "current")
+        first = image.get_attribute("src")
+
+        def smile() -> float:
+            return float(driver.find_element(By.ID, "score-smile").get_attribute("data-value"))
+
+        before = smile()
+        # Move the smile slider the way a drag ends: input events, then change on release.
+        driver.execute_script("""
+            const s = document.getElementById('slider-attr:smile');
+            s.value = 4; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));""")
+        wait.until(lambda d: image.get_attribute("src") != first and not d.find_element(By.ID, "undo").get_property("disabled"))
+        assert smile() > before + 0.1
+        assert driver.find_element(By.ID, "value-attr:smile").text == "4.0"
+        _screenshot(driver, "edit")
+
+        # Upload a render; the fast encoder inverts it and the page shows the reconstruction.
+        driver.execute_script("document.getElementById('method').value = 'encoder'")
+        edited = image.get_attribute("src")
+        driver.find_element(By.ID, "file-a").send_keys(str(face))
+        wait.until(lambda d: d.find_element(By.ID, "progress").get_attribute("data-status") == "done")
+        wait.until(lambda d: image.get_attribute("src") != edited)
+        assert "uploaded face.png" in driver.find_element(By.ID, "source-text").text
+        assert driver.find_element(By.ID, "error").get_property("hidden")
+        _screenshot(driver, "inverted")
+
+        # Too large, then not an image: each shows its reason in the page, and the page keeps working.
+        driver.find_element(By.ID, "file-a").send_keys(str(big))
+        banner = driver.find_element(By.ID, "error")
+        wait.until(lambda d: banner.is_displayed() and "limit" in banner.text)
+        _screenshot(driver, "error")
+        driver.find_element(By.ID, "error-close").click()
+        driver.find_element(By.ID, "file-a").send_keys(str(text))
+        wait.until(lambda d: banner.is_displayed() and "not an image" in banner.text)
+        driver.find_element(By.ID, "error-close").click()
+
+        # A second image: take its coarse layers, then morph to it.
+        driver.find_element(By.ID, "seed-b-load").click()
+        wait.until(lambda d: d.find_element(By.ID, "second").is_displayed())
+        shown = image.get_attribute("src")
+        driver.execute_script("""
+            const m = document.getElementById('mix'); m.value = 'coarse'; m.dispatchEvent(new Event('change'));""")
+        wait.until(lambda d: image.get_attribute("src") != shown)
+        driver.find_element(By.ID, "morph").click()
+        gif = driver.find_element(By.ID, "morph-gif")
+        wait.until(lambda d: gif.is_displayed() and d.execute_script("return arguments[0].naturalWidth", gif) == 256)
+        assert driver.find_element(By.ID, "download-gif").get_attribute("href").endswith(gif.get_attribute("src")[-20:])
+        _screenshot(driver, "mix_morph")
+        shown = image.get_attribute("src")
+        driver.find_element(By.ID, "reset").click()
+        wait.until(lambda d: image.get_attribute("src") != shown)
+        assert not banner.is_displayed()
