@@ -8,6 +8,7 @@ import click
 
 from ..errors import GanlensError
 from .common import CONTEXT
+from .control import control
 from .convert import convert
 from .data import data
 from .demo import demo
@@ -32,7 +33,7 @@ def cli() -> None:
 
 
 for command in (demo, sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze,
-                invert, align, inpaint, local_edit, serve):
+                invert, align, inpaint, local_edit, serve, control):
     cli.add_command(command)
 
 

@@ -1,0 +1,57 @@
+"""Explicit control (GAN-Control, METHODS.md section 7): set an attribute to a named value.
+
+- `fit` / `ControlEncoders`: per-attribute encoders E_k from values to latent codes, on any generator;
+- `BoundaryControl`: the baseline that moves along an InterFaceGAN boundary by the distance a linear model predicts;
+- `SplitGenerator`: a generator whose z and w are split into one sub-vector per attribute plus the rest;
+- `contrastive_loss` / `make_pair_batch`: the factorised contrastive loss and its pair batches.
+"""
+
+from pathlib import Path
+
+from .boundary import BoundaryControl, Calibration, fit_boundary_control
+from .contrastive import (
+    PairBatch,
+    contrastive_loss,
+    make_pair_batch,
+    predictor_embeddings,
+    same_mask,
+)
+from .encoders import (
+    ControlEncoders,
+    ControlledAttribute,
+    fit,
+    fit_from_samples,
+    sample_and_score,
+)
+from .split_model import SplitGenerator, load_split_generator, save_split_generator
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"  # beside the model files it was fitted on
+METHODS = {"encoders": ControlEncoders, "boundary": BoundaryControl}
+
+
+def bundled_controls(model: str, method: str) -> Path | None:
+    """The shipped controls file of `model` for `method` ('encoders' or 'boundary'), or None."""
+    path = ASSETS / f"{model}-control-{method}.safetensors"
+    return path if path.exists() else None
+
+
+__all__ = [
+    "METHODS",
+    "BoundaryControl",
+    "Calibration",
+    "ControlEncoders",
+    "ControlledAttribute",
+    "PairBatch",
+    "SplitGenerator",
+    "bundled_controls",
+    "contrastive_loss",
+    "fit",
+    "fit_boundary_control",
+    "fit_from_samples",
+    "load_split_generator",
+    "make_pair_batch",
+    "predictor_embeddings",
+    "same_mask",
+    "sample_and_score",
+    "save_split_generator",
+]
