@@ -65,3 +65,42 @@ def test_gif_is_written_with_every_frame(tmp_path, G):
         assert im.n_frames == 6 and im.size == (64, 64)
     with pytest.raises(ganlens.GanlensError, match="suffix"):
         save_animation(frames, tmp_path / "m.avi")
+
+
+def test_morph_takes_image_files_and_caches_their_inversion(tmp_path, G, monkeypatch):
+    from click.testing import CliRunner
+
+    from ganlens.cli import cli
+    from ganlens.io import save_image
+
+    monkeypatch.setenv("GANLENS_CACHE", str(tmp_path / "cache"))
+    imgs = G.render(G.sample(2, seed=8))
+    save_image(imgs[0], tmp_path / "a.png")
+    save_image(imgs[1], tmp_path / "b.png")
+    args = ["morph", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--model", "random-tiny", "--frames", "3",
+            "--scale", "1", "--out"]
+    r = CliRunner().invoke(cli, args + [str(tmp_path / "m.gif")])
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+    with Image.open(tmp_path / "m.gif") as im:
+        assert im.n_frames == 3
+        first = np.asarray(im.convert("RGB"))
+    # The first frame is the inversion of a.png: much closer to it than to b.png.
+    assert np.abs(first.astype(int) - imgs[0]).mean() < np.abs(first.astype(int) - imgs[1]).mean()
+    r = CliRunner().invoke(cli, args + [str(tmp_path / "m2.gif")])
+    assert r.exit_code == 0 and "taken from the cache" in r.output
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+def test_mp4_is_written_with_every_frame(tmp_path, G):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    frames = G.render(interpolate(G.sample(1, seed=1), G.sample(1, seed=2), 7))
+    path = save_animation(frames, tmp_path / "m.mp4", fps=10, scale=2)
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = reader.__next__()
+    decoded = [np.frombuffer(f, np.uint8).reshape(meta["size"][1], meta["size"][0], 3) for f in reader]
+    assert len(decoded) == 7 and tuple(meta["size"]) == (2 * G.img_resolution, 2 * G.img_resolution)
+    # Lossy, but the first decoded frame is still the first picture, not the last.
+    first = decoded[0][::2, ::2].astype(int)
+    assert np.abs(first - frames[0]).mean() < np.abs(first - frames[-1]).mean()
+    assert not list(tmp_path.glob(".*tmp*"))  # written atomically, no leftovers

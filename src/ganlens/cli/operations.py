@@ -1,4 +1,4 @@
-"""`ganlens morph`, `ganlens mix`, `ganlens transfer`: Image2StyleGAN operations on seeds or saved codes."""
+"""Image2StyleGAN operations (`morph`, `mix`, `transfer`, `inpaint`, `local-edit`) on seeds, saved codes or images."""
 
 from __future__ import annotations
 
@@ -9,25 +9,36 @@ import numpy as np
 
 from .common import CONTEXT, device_option, model_option, overwrite_option
 
-CODE_HELP = "a seed ('seed:3' or '3') or a saved latent file (.npz)"
+CODE_HELP = ("a seed ('seed:3' or '3'), a saved latent file (.npz), or an image file (inverted with the model's "
+             "encoder + optimisation, cached)")
 
 
 def resolve_code(G, spec: str, psi: float, space: str = "w"):
-    """A seed or a latent file → LatentCode (one code per seed; every code of a file)."""
+    """A seed, a latent file or an image file → LatentCode (one code per seed or image; every code of a file)."""
     from ..errors import GanlensError
+    from ..invert.cache import IMAGE_SUFFIXES, invert_file_cached
     from ..latents import LatentCode
 
     text = spec.removeprefix("seed:")
     if text.isdigit():
         return G.sample(1, seed=int(text), truncation_psi=psi, space=space)
     path = Path(spec)
-    if path.suffix == ".npz":
+    if path.suffix.lower() == ".npz":
         code = LatentCode.load(path)
         if space in ("w", "w+") and code.space == "z":
             code = LatentCode("w+", G.mapping(code.tensor.to(G.device)), meta=code.meta)
         return code
-    raise GanlensError(f"{spec!r} is neither a seed (seed:N) nor a latent file (.npz); invert images first with "
-                       "`ganlens invert` and pass the saved latent")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        if not path.is_file():
+            raise GanlensError(f"image not found: {path}")
+        if space == "z":
+            raise GanlensError(f"{path}: an inverted image has no z code; use --space w")
+        code, cached = invert_file_cached(G, path, log=lambda m: click.echo(m, err=True))
+        if cached:
+            click.echo(f"{path}: inversion taken from the cache", err=True)
+        return code
+    raise GanlensError(f"{spec!r} is neither a seed (seed:N), a latent file (.npz) nor an image "
+                       f"({', '.join(IMAGE_SUFFIXES)})")
 
 
 @click.command(context_settings=CONTEXT)
@@ -45,11 +56,12 @@ def resolve_code(G, spec: str, psi: float, space: str = "w"):
 @overwrite_option
 @device_option
 def morph(a, b, model, frames, space, pingpong, fps, psi, scale, out, overwrite, device) -> None:
-    """Morph between two codes A and B, each a seed ('seed:3') or a saved latent file (.npz).
+    """Morph between A and B, each a seed ('seed:3'), a saved latent file (.npz) or an image (inverted, cached).
 
     \b
     Example:
       ganlens morph seed:1 seed:7 --frames 30 --pingpong --out morph.gif
+      ganlens morph face_a.png face_b.png --frames 30 --out morph.mp4
     """
     from .. import load
     from ..edit.morph import interpolate
