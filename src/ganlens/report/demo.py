@@ -56,8 +56,8 @@ class DemoSizes:
 
     @classmethod
     def full(cls) -> "DemoSizes":
-        return cls(32, 1000, 2000, ("smile", "age", "glasses", "yaw", "hair_color", "background"), 48,
-                   ("yaw", "face_size", "hat", "smile", "background", "light"), 16, 6, 16, 10000, 3, 50, 100, 100, 24)
+        return cls(32, 1000, 4000, ("smile", "age", "glasses", "yaw", "hair_color", "background"), 96,
+                   ("yaw", "face_size", "hat", "smile", "background", "light"), 32, 6, 32, 20000, 4, 100, 200, 150, 24)
 
     @classmethod
     def quick(cls) -> "DemoSizes":
