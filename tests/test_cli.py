@@ -81,4 +81,6 @@ def test_morph_mix_transfer_commands(tmp_path):
             "--out", str(tr), "--save-latents", str(lat))
     assert r.returncode == 0 and LatentCode.load(lat).space == "w+"
     r = run("morph", "photo.png", "seed:2", "--model", "random-tiny", "--out", str(tmp_path / "x.gif"))
+    assert r.returncode == 1 and "image not found: photo.png" in r.stderr
+    r = run("morph", "notes.txt", "seed:2", "--model", "random-tiny", "--out", str(tmp_path / "x.gif"))
     assert r.returncode == 1 and "neither a seed" in r.stderr

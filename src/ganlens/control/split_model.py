@@ -34,10 +34,10 @@ from safetensors.torch import save as st_save_bytes
 from torch import nn
 
 from ..directions.direction import Direction
-from ..errors import CheckpointError, GanlensError, LatentError
+from ..errors import GanlensError, LatentError
 from ..io.files import atomic_write_bytes
 from ..models.native import load_state_strict
-from ..models.stylegan2 import Generator, MappingNetwork
+from ..models.stylegan2 import Generator, MappingNetwork, broadcast_truncated
 
 FORMAT = "ganlens.split_generator"
 FORMAT_VERSION = 1
@@ -127,11 +127,7 @@ class SplitMapping(nn.Module):
         z = z.to(torch.float32)
         w_rest = self.rest(z[:, self.num_attributes :])[:, 0]
         w = self.with_subvectors(w_rest, self.t_of_z(z[:, : self.num_attributes]))
-        x = w.unsqueeze(1).repeat([1, self.num_ws, 1])
-        if truncation_psi != 1:
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            x[:, :cutoff] = self.w_avg.to(x.dtype).lerp(x[:, :cutoff], truncation_psi)
-        return x
+        return broadcast_truncated(w, self.w_avg, self.num_ws, truncation_psi, truncation_cutoff)
 
 
 class SplitGenerator(Generator):

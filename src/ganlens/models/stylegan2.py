@@ -79,11 +79,18 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{idx}")(x)
         if update_emas:
             self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
-        x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
-        if truncation_psi != 1:
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            x[:, :cutoff] = self.w_avg.to(x.dtype).lerp(x[:, :cutoff], truncation_psi)
-        return x
+        return broadcast_truncated(x, self.w_avg, self.num_ws, truncation_psi, truncation_cutoff)
+
+
+def broadcast_truncated(w: torch.Tensor, w_avg: torch.Tensor, num_ws: int, psi: float = 1.0,
+                        cutoff: int | None = None) -> torch.Tensor:
+    """w [N, w_dim] → ws [N, num_ws, w_dim], truncated towards w_avg (w' = w_avg + psi (w − w_avg)) on the first
+    `cutoff` layers (all when None)."""
+    x = w.unsqueeze(1).repeat([1, num_ws, 1])
+    if psi != 1:
+        cut = num_ws if cutoff is None else cutoff
+        x[:, :cut] = w_avg.to(x.dtype).lerp(x[:, :cut], psi)
+    return x
 
 
 class SynthesisLayer(nn.Module):

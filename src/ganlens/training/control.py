@@ -35,7 +35,7 @@ from ..models.discriminator import Discriminator
 from ..models.registry import load
 from ..scorers.predictor import load_scorer
 from ..synthdata.dataset import build_dataset
-from .gan import _device_name, _load_state, _save_state, load_training_images
+from .gan import d_logistic_loss, device_name, load_state, load_training_images, r1_penalty, restore, save_state
 
 
 @dataclass
@@ -108,13 +108,9 @@ def train_control(cfg: ControlTrainConfig, progress: bool = True) -> Path:
     D_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d * r1_ratio, betas=tuple(b**r1_ratio for b in cfg.betas), eps=1e-8)
 
     step, elapsed_before = 0, 0.0
-    state = _load_state(out / "state")
+    state = load_state(out / "state")
     if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        G_ema.load_state_dict(state["G_ema"])
-        G_opt.load_state_dict(state["G_opt"])
-        D_opt.load_state_dict(state["D_opt"])
+        restore(state, G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
         step, elapsed_before = state["progress"]["step"], state["progress"]["elapsed_s"]
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     rng = torch.Generator().manual_seed(cfg.seed * 100_003 + step)  # resumed runs draw fresh, reproducible batches
@@ -136,7 +132,7 @@ def train_control(cfg: ControlTrainConfig, progress: bool = True) -> Path:
         wall = elapsed_before + time.time() - start
         prov = {"training": {"method": "GAN-Control contrastive fine-tune", "base": cfg.base, "step": step,
                              "images_seen": step * n_img, "wall_time_s": round(wall, 1),
-                             "device": _device_name(torch.device("cpu")), "config": asdict(cfg)},
+                             "device": device_name(torch.device("cpu")), "config": asdict(cfg)},
                 "base_provenance": base.provenance, **cfg.extra_provenance}
         G_ema.name = f"{cfg.base}-control"
         save_split_generator(G_ema, latest, provenance=prov)
@@ -144,7 +140,7 @@ def train_control(cfg: ControlTrainConfig, progress: bool = True) -> Path:
             pics = to_uint8(G_ema(grid_z).float())
         # Rows of the grid are the pair partners: column p of row 1 and row 2 share sub-vector p mod N.
         save_image(make_grid(np.concatenate([pics[:8], pics[8:]]), ncols=8), out / f"grid-{step:06d}.png")
-        _save_state(out / "state", {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+        save_state(out / "state", {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                                     "G_opt": G_opt.state_dict(), "D_opt": D_opt.state_dict(),
                                     "progress": {"step": step, "elapsed_s": wall}})
 
@@ -177,12 +173,10 @@ def train_control(cfg: ControlTrainConfig, progress: bool = True) -> Path:
                 fake = G(torch.randn([n_img, G.z_dim]), noise_mode="random")
             with autocast():
                 d_fake, d_real = D(fake.float()), D(real)
-                loss_D = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+                loss_D = d_logistic_loss(d_fake, d_real)
             loss = loss_D.float()
             if step % cfg.r1_interval == 0:
-                real_r = real.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(D(real_r).sum(), real_r, create_graph=True)
-                r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+                r1 = r1_penalty(D, real)
                 loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
                 log("r1", r1.item())
             D_opt.zero_grad(set_to_none=True)

@@ -85,7 +85,7 @@ def build_networks(cfg: TrainConfig, resolution: int, channels: int) -> tuple[Ge
     return G, D
 
 
-def _save_state(state_dir: Path, parts: dict) -> None:
+def save_state(state_dir: Path, parts: dict) -> None:
     """Write every part into a fresh folder, then swap it in: the old state survives a crash mid-write."""
     tmp = state_dir.with_name(state_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -100,13 +100,32 @@ def _save_state(state_dir: Path, parts: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _load_state(state_dir: Path) -> dict | None:
+def load_state(state_dir: Path) -> dict | None:
+    """The training state saved by `save_state` (or its previous copy after a crash), None when there is none."""
     if not state_dir.exists():
         old = state_dir.with_name(state_dir.name + ".old")
         if not old.exists():
             return None
         state_dir = old  # a crash between the two renames leaves the previous state here
     return {k: torch.load(state_dir / f"{k}.pt", map_location="cpu", weights_only=True) for k in STATE_PARTS}
+
+
+def d_logistic_loss(d_fake: torch.Tensor, d_real: torch.Tensor) -> torch.Tensor:
+    """The discriminator's non-saturating logistic loss: softplus(D(fake)) + softplus(−D(real))."""
+    return F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+
+
+def r1_penalty(D: torch.nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """R1: mean squared norm of D's gradient at the real images (scaled by γ/2 and the lazy interval by the caller)."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+    return grad.square().sum(dim=[1, 2, 3]).mean()
+
+
+def restore(state: dict, **modules) -> None:
+    """Load each named module or optimiser from its part of a `load_state` result."""
+    for name, module in modules.items():
+        module.load_state_dict(state[name])
 
 
 def _mixing_ws(G: Generator, z: torch.Tensor, prob: float) -> torch.Tensor:
@@ -145,13 +164,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     D_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * r1_ratio,
                              betas=tuple(b**r1_ratio for b in cfg.betas), eps=1e-8)
     cur_nimg, step, elapsed_before = 0, 0, 0.0
-    state = _load_state(out / "state")
+    state = load_state(out / "state")
     if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        G_ema.load_state_dict(state["G_ema"])
-        G_opt.load_state_dict(state["G_opt"])
-        D_opt.load_state_dict(state["D_opt"])
+        restore(state, G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
         cur_nimg = state["progress"]["cur_nimg"]
         step = state["progress"]["step"]
         elapsed_before = state["progress"]["elapsed_s"]
@@ -181,7 +196,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         wall = elapsed_before + time.time() - start
         prov = {
             "training": {"data": str(cfg.data), "kimg": round(kimg, 2), "wall_time_s": round(wall, 1),
-                         "device": _device_name(device), "precision": "bf16" if use_bf16 else "fp32",
+                         "device": device_name(device), "precision": "bf16" if use_bf16 else "fp32",
                          "config": asdict(cfg)},
             **cfg.extra_provenance,
         }
@@ -193,7 +208,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         with torch.no_grad():
             imgs = G_ema(grid_z, noise_mode="const")
         save_image(make_grid(to_uint8(imgs), ncols=8), out / f"grid-{kimg:09.2f}kimg.png")
-        _save_state(out / "state", {
+        save_state(out / "state", {
             "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
             "G_opt": G_opt.state_dict(), "D_opt": D_opt.state_dict(),
             "progress": {"cur_nimg": cur_nimg, "step": step, "elapsed_s": wall},
@@ -223,12 +238,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             with autocast():
                 d_fake = D(fake.float())
                 d_real = D(real)
-                loss_D = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+                loss_D = d_logistic_loss(d_fake, d_real)
             loss = loss_D.float()
             if step % cfg.r1_interval == 0:
-                real_r = real.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(D(real_r).sum(), real_r, create_graph=True)
-                r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+                r1 = r1_penalty(D, real)
                 loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
                 stats["r1"].append(r1.item())
             D_opt.zero_grad(set_to_none=True)
@@ -276,7 +289,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     return latest
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({os.cpu_count()} cores visible, {torch.get_num_threads()} threads)"
