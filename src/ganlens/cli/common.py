@@ -8,23 +8,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def parse_range(text: str) -> list[int]:
-    """'0-7' → [0..7], '1,4,9' → [1, 4, 9], '0-3,10' → [0, 1, 2, 3, 10]."""
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, sep, hi = part.partition("-")
-        try:
-            if sep:
-                a, b = int(lo), int(hi)
-                if b < a:
-                    raise click.BadParameter(f"range {part!r} runs backwards")
-                out.extend(range(a, b + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise click.BadParameter(f"{part!r} is not an integer or a range like 0-7") from None
+    """'0-7' → [0..7], '1,4,9' → [1, 4, 9]; a bad list is a usage error naming the part."""
+    from ..edit.layers import parse_indices
+
+    try:
+        out = parse_indices(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     if not out:
         raise click.BadParameter("empty list")
     return out

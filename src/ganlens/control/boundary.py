@@ -9,25 +9,22 @@ attribute does not undo another through non-orthogonal normals).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save as st_save_bytes
 
 from ..directions.direction import Direction
 from ..errors import GanlensError
-from ..io.files import atomic_write_bytes
+from ..io.tensorfile import read_tensor_file, write_tensor_file
 from ..scorers.base import AttributeInfo
 from .encoders import (
     FORMAT_VERSION,
     ControlledAttribute,
     Target,
     check_targets,
-    read_control_file,
 )
 
 FORMAT = "ganlens.control_boundary"
@@ -92,12 +89,12 @@ class BoundaryControl:
                "attributes": [asdict(self.attributes[a]) for a in self.order],
                "calibrations": [asdict(self.calibrations[a]) for a in self.order], "meta": self.meta}
         state = {"normals": self.normals.contiguous(), "biases": self.biases.contiguous()}
-        return atomic_write_bytes(path, st_save_bytes(state, metadata={"ganlens": json.dumps(doc)}))
+        return write_tensor_file(path, state, doc)
 
     @classmethod
     def load(cls, path: str | Path) -> BoundaryControl:
         """Read what `save` wrote."""
-        doc, state = read_control_file(path, FORMAT)
+        doc, state = read_tensor_file(path, FORMAT, "ganlens.control_boundary file", max_version=FORMAT_VERSION)
         return cls([ControlledAttribute(**a) for a in doc["attributes"]], state["normals"], state["biases"],
                    [Calibration(**c) for c in doc["calibrations"]], doc["model"], doc.get("meta"))
 

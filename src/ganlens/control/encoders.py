@@ -14,20 +14,16 @@ Files are one safetensors (every network) with a JSON header (attributes, ranges
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load_bytes
-from safetensors.torch import save as st_save_bytes
 from torch import nn
 
-from ..errors import CheckpointError, GanlensError
-from ..io.files import atomic_write_bytes
+from ..errors import GanlensError
+from ..io.tensorfile import read_tensor_file, write_tensor_file
 from ..scorers.base import AttributeInfo, Scorer
 from .split_model import SplitGenerator
 
@@ -191,12 +187,12 @@ class ControlEncoders:
                                   **{f"read.{k}": v for k, v in self.readers.items()}}.items()}
         doc = {"format": FORMAT, "version": FORMAT_VERSION, "model": self.model, "split": self.split,
                "attributes": [asdict(a) for a in self.attributes.values()], "dims": dims, "meta": self.meta}
-        return atomic_write_bytes(path, st_save_bytes(state, metadata={"ganlens": json.dumps(doc)}))
+        return write_tensor_file(path, state, doc)
 
     @classmethod
     def load(cls, path: str | Path) -> ControlEncoders:
         """Read what `save` wrote."""
-        doc, state = read_control_file(path, FORMAT)
+        doc, state = read_tensor_file(path, FORMAT, "ganlens.control_encoders file", max_version=FORMAT_VERSION)
         nets: dict[str, dict[str, ValueMLP]] = {"enc": {}, "read": {}}
         for key, (i, o, h) in doc["dims"].items():
             group, name = key.split(".", 1)
@@ -206,26 +202,6 @@ class ControlEncoders:
             nets[group][name] = net.eval().requires_grad_(False)
         attrs = [ControlledAttribute(**a) for a in doc["attributes"]]
         return cls(attrs, nets["enc"], nets["read"], doc["model"], doc["split"], doc.get("meta"))
-
-
-def read_control_file(path: str | Path, fmt: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """The JSON header and tensors of a control file of format `fmt`; CheckpointError when it is something else."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"control file not found: {path}")
-    try:
-        data = path.read_bytes()
-        n = int.from_bytes(data[:8], "little")
-        doc = json.loads(json.loads(data[8 : 8 + n]).get("__metadata__", {}).get("ganlens", "null"))
-        state = st_load_bytes(data)
-    except (OSError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"cannot read control file {path}: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != fmt:
-        found = doc.get("format") if isinstance(doc, dict) else None
-        raise CheckpointError(f"{path} is not a {fmt} file (format {found!r})")
-    if doc.get("version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was written by a newer ganlens (version {doc['version']})")
-    return doc, state
 
 
 def sample_and_score(

@@ -24,18 +24,16 @@ the *images* see it is up to the synthesis network, and that is what the contras
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save as st_save_bytes
 from torch import nn
 
 from ..directions.direction import Direction
 from ..errors import GanlensError, LatentError
-from ..io.files import atomic_write_bytes
+from ..io.tensorfile import peek_document, read_tensor_file, write_tensor_file
 from ..models.native import load_state_strict
 from ..models.stylegan2 import Generator, MappingNetwork, broadcast_truncated
 
@@ -197,28 +195,19 @@ def save_split_generator(G: SplitGenerator, path: str | Path, provenance: dict |
     doc = {"format": FORMAT, "version": FORMAT_VERSION, "name": G.name, "init_kwargs": G.init_kwargs,
            "provenance": provenance if provenance is not None else G.provenance}
     state = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
-    return atomic_write_bytes(path, st_save_bytes(state, metadata={"ganlens": json.dumps(doc)}))
+    return write_tensor_file(path, state, doc)
 
 
 def is_split_checkpoint(path: str | Path) -> bool:
     """Whether `path` is a split generator file (reads the safetensors header only)."""
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 0 < n <= 100_000_000:
-                return False
-            doc = json.loads(json.loads(f.read(n)).get("__metadata__", {}).get("ganlens", "null"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and doc.get("format") == FORMAT
+    doc = peek_document(path)
+    return doc is not None and doc.get("format") == FORMAT
 
 
 def load_split_generator(path: str | Path, device: str | torch.device = "cpu") -> SplitGenerator:
     """Read what `save_split_generator` wrote (strict: every tensor must match)."""
-    from .encoders import read_control_file  # same file layout: safetensors + a ganlens JSON header
-
     path = Path(path)
-    doc, state = read_control_file(path, FORMAT)
+    doc, state = read_tensor_file(path, FORMAT, "ganlens split generator", max_version=FORMAT_VERSION)
     G = SplitGenerator(**doc["init_kwargs"])
     load_state_strict(G, state, str(path))
     G.name = doc.get("name", path.stem)

@@ -87,7 +87,12 @@ def resolve_layers(spec: LayerSpec, num_ws: int) -> tuple[int, ...]:
     return tuple(sorted(set(indices)))
 
 
-def _parse_range_text(text: str, named: dict[str, tuple[int, ...]]) -> list[int]:
+def parse_indices(text: str) -> list[int]:
+    """'0-7' → [0..7], '1,4,9' → [1, 4, 9], '0-3,10' → [0, 1, 2, 3, 10] (order kept, repeats allowed).
+
+    Raises:
+        ValueError: a part that is not an integer or a range, or a range that runs backwards (named in the message).
+    """
     out: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -95,18 +100,22 @@ def _parse_range_text(text: str, named: dict[str, tuple[int, ...]]) -> list[int]
             continue
         lo, sep, hi = part.partition("-")
         try:
-            if sep:
-                a, b = int(lo), int(hi)
-                if b < a:
-                    raise GanlensError(f"layer range {part!r} runs backwards")
-                out.extend(range(a, b + 1))
-            else:
-                out.append(int(part))
+            values = range(int(lo), int(hi) + 1) if sep else [int(part)]
         except ValueError:
-            raise GanlensError(
-                f"bad layer spec {text!r}: use a range like '0-5' or '0,2,4', or a name ({', '.join(named)})"
-            ) from None
+            raise ValueError(f"{part!r} is not an integer or a range like 0-7") from None
+        if sep and not values:
+            raise ValueError(f"range {part!r} runs backwards")
+        out.extend(values)
     return out
+
+
+def _parse_range_text(text: str, named: dict[str, tuple[int, ...]]) -> list[int]:
+    try:
+        return parse_indices(text)
+    except ValueError as exc:
+        raise GanlensError(
+            f"bad layer spec {text!r} ({exc}): use a range like '0-5' or '0,2,4', or a name ({', '.join(named)})"
+        ) from None
 
 
 def describe_layers(layers: tuple[int, ...] | None, num_ws: int | None = None) -> str:

@@ -58,7 +58,7 @@ def _prepare(
         return codes, None
     if n_ws is None:
         raise LatentError(
-            f"a layer-wise edit of 'w' codes needs the generator's num_ws to promote them to W+; pass num_ws=G.num_ws"
+            "a layer-wise edit of 'w' codes needs the generator's num_ws to promote them to W+; pass num_ws=G.num_ws"
         )
     idx = resolve_layers(spec, n_ws)
     if codes.space == "w" and idx == tuple(range(n_ws)):

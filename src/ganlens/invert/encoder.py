@@ -13,7 +13,6 @@ Layers are split over the levels in pSp's proportion of coarse : medium : fine s
 from __future__ import annotations
 
 import copy
-import json
 import math
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, GanlensError, LatentError
-from ..io.files import atomic_write_bytes
+from ..io.tensorfile import read_tensor_file, write_tensor_file
 from ..latents import LatentCode
 from ..models.stylegan2 import Generator
 
@@ -197,12 +196,9 @@ class Encoder(nn.Module):
 
 def save_encoder(enc: Encoder, path: str | Path, provenance: dict | None = None) -> Path:
     """Write the encoder's weights and buffers with {init_kwargs, generator, provenance} to a .safetensors (atomic)."""
-    from safetensors.torch import save as st_save
-
     doc = {"format": FORMAT, "version": FORMAT_VERSION, "generator": enc.generator_name, "init_kwargs": enc.init_kwargs,
            "provenance": provenance or {}}
-    state = {k: v.detach().cpu().float().contiguous() for k, v in enc.state_dict().items()}
-    return atomic_write_bytes(path, st_save(state, metadata={"ganlens": json.dumps(doc)}))
+    return write_tensor_file(path, {k: v.float() for k, v in enc.state_dict().items()}, doc)
 
 
 def load_encoder(name_or_path: str | Path, device: str | torch.device = "cpu") -> Encoder:
@@ -211,23 +207,11 @@ def load_encoder(name_or_path: str | Path, device: str | torch.device = "cpu") -
     Raises:
         CheckpointError: missing, unreadable or not a ganlens encoder file.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load as st_load
-
     key = str(name_or_path)
     path = ASSETS / f"{key}-encoder.safetensors" if "/" not in key and not key.endswith(".safetensors") else Path(key)
     if not path.exists():
         raise CheckpointError(f"no encoder {key!r}: {path} does not exist (train one with `ganlens train encoder`)")
-    data = path.read_bytes()
-    try:
-        n = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + n])
-        doc = json.loads(header.get("__metadata__", {}).get("ganlens", "null"))
-        state = st_load(data)
-    except (ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"cannot read encoder {path}: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a ganlens encoder (no '{FORMAT}' metadata)")
+    doc, state = read_tensor_file(path, FORMAT, "encoder", max_version=FORMAT_VERSION)
     enc = Encoder(**doc["init_kwargs"])
     try:
         enc.load_state_dict(state, strict=True)

@@ -12,7 +12,6 @@ tensors, which are all that change), saved beside the latent — not a full gene
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import CheckpointError, GanlensError
-from ..io.files import atomic_write_bytes
+from ..io.tensorfile import read_tensor_file, write_tensor_file
 from ..latents import LatentCode
 from ..models.stylegan2 import Generator
 from .losses import ReconstructionLoss
@@ -115,30 +114,12 @@ def apply_delta(G: Generator, delta: dict[str, torch.Tensor]) -> Generator:
 
 def save_delta(delta: dict[str, torch.Tensor], path: str | Path, meta: dict | None = None) -> Path:
     """Write a delta as .safetensors (fp16) with a JSON header (generator name, tuning record); atomic."""
-    from safetensors.torch import save as st_save
-
-    doc = {"format": DELTA_FORMAT, "version": 1, **(meta or {})}
-    data = st_save({k: v.contiguous() for k, v in delta.items()}, metadata={"ganlens": json.dumps(doc, default=str)})
-    return atomic_write_bytes(path, data)
+    return write_tensor_file(path, delta, {"format": DELTA_FORMAT, "version": 1, **(meta or {})})
 
 
 def load_delta(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a delta written by `save_delta`: (tensors, header document)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load as st_load
-
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"PTI delta not found: {path}")
-    data = path.read_bytes()
-    try:
-        n = int.from_bytes(data[:8], "little")
-        doc = json.loads(json.loads(data[8 : 8 + n]).get("__metadata__", {}).get("ganlens", "null"))
-        tensors = st_load(data)
-    except (ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"cannot read PTI delta {path}: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != DELTA_FORMAT:
-        raise CheckpointError(f"{path} is not a ganlens PTI delta")
+    doc, tensors = read_tensor_file(path, DELTA_FORMAT, "PTI delta")
     return tensors, doc
 
 

@@ -3,16 +3,12 @@ constructor kwargs and provenance. Loading reads tensors and JSON only; nothing 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load_bytes
-from safetensors.torch import save as st_save_bytes
 
 from ..errors import CheckpointError
-from ..io.files import atomic_write_bytes
+from ..io.tensorfile import read_tensor_file, write_tensor_file
 from .stylegan2 import Generator
 
 FORMAT = "ganlens.generator"
@@ -28,42 +24,13 @@ def save_generator(G: Generator, path: str | Path, provenance: dict | None = Non
         "init_kwargs": G.init_kwargs,
         "provenance": provenance if provenance is not None else G.provenance,
     }
-    state = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
-    data = st_save_bytes(state, metadata={"ganlens": json.dumps(doc)})
-    return atomic_write_bytes(path, data)
-
-
-def read_header(path: str | Path) -> dict:
-    """The JSON document of a native checkpoint, without loading the tensors."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if n <= 0 or n > 100_000_000:
-                raise CheckpointError(f"{path} is not a safetensors file (bad header length {n})")
-            header = json.loads(f.read(n))
-        doc = json.loads(header.get("__metadata__", {}).get("ganlens", "null"))
-    except CheckpointError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read checkpoint header of {path}: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is a safetensors file but not a ganlens generator (no 'ganlens' metadata)")
-    if doc.get("version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was written by a newer ganlens (format version {doc['version']})")
-    return doc
+    return write_tensor_file(path, G.state_dict(), doc)
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     """Rebuild a Generator from a native checkpoint (strict: every tensor must match the architecture)."""
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    doc = read_header(path)
-    try:
-        state = st_load_bytes(path.read_bytes())
-    except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} is corrupt or truncated: {exc}") from exc
+    doc, state = read_tensor_file(path, FORMAT, "ganlens generator checkpoint", max_version=FORMAT_VERSION)
     G = Generator(**doc["init_kwargs"])
     load_state_strict(G, state, str(path))
     G.provenance = doc.get("provenance", {})
