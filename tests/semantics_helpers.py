@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
+import ganlens
 from ganlens.scorers import AttributeInfo, CallableScorer
 
 ATTRIBUTES = (
@@ -33,3 +36,18 @@ image_stats.attributes = ATTRIBUTES
 def make_scorer() -> CallableScorer:
     """A zero-argument factory, the other accepted form of a `module:function` scorer."""
     return CallableScorer(image_stats, ATTRIBUTES)
+
+
+# Shared fixtures of the semantics tests: import them by name into a test module to use them.
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, two spinning threads are many times slower for tiny batches."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def G():
+    return ganlens.load("random-tiny")

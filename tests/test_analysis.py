@@ -15,21 +15,8 @@ from ganlens.directions import Direction, fit_boundary
 from ganlens.errors import GanlensError
 from ganlens.scoring import score
 
-from semantics_helpers import make_scorer
+from semantics_helpers import G, make_scorer, one_thread  # noqa: F401 (fixtures)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two spinning threads are many times slower for tiny batches."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def G():
-    return ganlens.load("random-tiny")
 
 
 @pytest.fixture(scope="module")

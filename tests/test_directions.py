@@ -22,23 +22,10 @@ from ganlens.directions import load_directions, project_out, sefa, style_weights
 from ganlens.errors import GanlensError
 from ganlens.scoring import ScoredCodes, load_scored, read_labels, resolve_scorer, score, write_labels
 
-from semantics_helpers import ATTRIBUTES, image_stats, make_scorer
+from semantics_helpers import ATTRIBUTES, G, image_stats, make_scorer, one_thread  # noqa: F401 (fixtures)
 
 TESTS = Path(__file__).resolve().parent
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two spinning threads are many times slower for tiny batches."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def G():
-    return ganlens.load("random-tiny")
 
 
 def _unit(v):

@@ -98,6 +98,18 @@ def _resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
 
 
+
+def feature_taps(features: nn.Sequential, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
+    """Activations after each `features[i]` for i in `taps`, in layer order (stops at the last one needed)."""
+    out = []
+    for i, layer in enumerate(features):
+        x = layer(x)
+        if i in taps:
+            out.append(x)
+            if len(out) == len(taps):
+                break
+    return out
+
 class _ConvBNReLU6(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> None:
         super().__init__(
@@ -138,15 +150,8 @@ class MobileNetV2Features(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def taps(self, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
-        """Activations after each `features[i]` for i in `taps` (stops at the last one needed)."""
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in taps:
-                out.append(x)
-                if len(out) == len(taps):
-                    break
-        return out
+        """Activations after each `features[i]` for i in `taps`."""
+        return feature_taps(self.features, x, taps)
 
 
 class PerceptualDistance(nn.Module):
@@ -232,12 +237,8 @@ class VGG16Features(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def taps(self, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in taps:
-                out.append(x)
-        return out
+        """Activations after each `features[i]` for i in `taps`."""
+        return feature_taps(self.features, x, taps)
 
 
 def _hub_cache_vgg16() -> Path | None:
