@@ -27,18 +27,25 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50000)
     ap.add_argument("--val-n", type=int, default=5000)
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(BUNDLED["synthfaces64"]))
+    ap.add_argument("--results", default=str(ROOT / "results" / "predictor.json"))
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    if args.device == "cpu":
+        torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
         train = load_dataset(build_dataset(args.n, 1, Path(tmp) / "train.npz"))
         val = load_dataset(build_dataset(args.val_n, 2, Path(tmp) / "val.npz"))
-    scorer, metrics = train_predictor(train, val, epochs=args.epochs)
+    scorer, metrics = train_predictor(train, val, epochs=args.epochs, width=args.width, device=args.device)
     metrics["date"] = datetime.date.today().isoformat()
-    metrics["command"] = f"python benchmarks/train_predictor.py --n {args.n} --epochs {args.epochs}"
+    metrics["device"] = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({args.device})"
+    metrics["command"] = (f"python benchmarks/train_predictor.py --n {args.n} --epochs {args.epochs} "
+                          f"--width {args.width} --device {args.device}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_predictor(scorer.model, scorer.attributes, metrics, args.out)
-    (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "predictor.json").write_text(json.dumps(metrics, indent=2))
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(metrics, indent=2))
     for k, v in metrics["held_out"].items():
         print(f"{k:12s} {v}")
     print({k: v for k, v in metrics.items() if k != "held_out"})

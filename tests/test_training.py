@@ -42,3 +42,22 @@ def test_tiny_gan_trains_snapshots_and_resumes(tmp_path):
     assert log[-1]["step"] == 30
     snaps = sorted(p.name for p in (tmp_path / "run").glob("snapshot-*.safetensors"))
     assert snaps == [f"snapshot-{k:09.2f}kimg.safetensors" for k in (0.08, 0.16, 0.24)]  # every snapshot is kept
+
+
+def test_init_from_generator_starts_from_its_weights_and_refuses_other_shapes(tmp_path):
+    import torch
+
+    from ganlens.errors import GanlensError
+
+    first = train(tiny_config(tmp_path, kimg=0.08), progress=False)
+    src = ganlens.load(str(first))
+    cfg = tiny_config(tmp_path, kimg=0.08)
+    # One step at lr 0: the weights written are the initialisation itself (buffers such as w_avg do move).
+    cfg.out, cfg.init_generator, cfg.total_kimg, cfg.lr = str(tmp_path / "ft"), str(first), 0.008, 0.0
+    tuned = ganlens.load(str(train(cfg, progress=False)))
+    for (k, v), (_, t) in zip(src.named_parameters(), tuned.named_parameters()):
+        assert torch.equal(t, v), k
+    bad = tiny_config(tmp_path, kimg=0.08)
+    bad.out, bad.init_generator, bad.channel_max = str(tmp_path / "bad"), str(first), 16
+    with pytest.raises(GanlensError, match="architecture differs"):
+        train(bad, progress=False)

@@ -36,6 +36,8 @@ def train() -> None:
 @click.option("--threads", default=None, type=int, help="CPU threads (default: torch's choice).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--name", default="synthfaces64", show_default=True, help="Model name stored in the snapshots.")
+@click.option("--init", "init_generator", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Fine-tune: start G and G_ema from this native checkpoint (D starts fresh). Ignored on resume.")
 def gan(**kw) -> None:
     """Train a StyleGAN2 (logistic loss, lazy R1, style mixing, G_ema). Resumable and time-boxed.
 

@@ -57,6 +57,7 @@ class TrainConfig:
     threads: int | None = None
     seed: int = 0
     name: str = "synthfaces64"
+    init_generator: str | None = None  # start G and G_ema from this native checkpoint (D starts fresh)
     extra_provenance: dict = field(default_factory=dict)
 
 
@@ -171,6 +172,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         step = state["progress"]["step"]
         elapsed_before = state["progress"]["elapsed_s"]
         torch.manual_seed(cfg.seed + step)
+    elif cfg.init_generator:
+        _init_from_generator(cfg.init_generator, G, G_ema)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
     grid_z = torch.from_numpy(np.random.default_rng(123).standard_normal((64, cfg.z_dim)).astype(np.float32)).to(device)
@@ -243,7 +246,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             if step % cfg.r1_interval == 0:
                 r1 = r1_penalty(D, real)
                 loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
-                stats["r1"].append(r1.item())
+                stats["r1"].append(r1.detach())
             D_opt.zero_grad(set_to_none=True)
             loss.backward()
             D_opt.step()
@@ -261,22 +264,23 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 for b_ema, b in zip(G_ema.buffers(), G.buffers()):
                     b_ema.copy_(b)
 
-            stats["loss_G"].append(loss_G.item())
-            stats["loss_D"].append(loss_D.item())
-            stats["D_real"].append(d_real.mean().item())
-            stats["D_fake"].append(d_fake.mean().item())
+            # Kept as device tensors: reading each one every step would stall a GPU on the host.
+            stats["loss_G"].append(loss_G.detach())
+            stats["loss_D"].append(loss_D.detach())
+            stats["D_real"].append(d_real.detach().mean())
+            stats["D_fake"].append(d_fake.detach().mean())
             if step % 50 == 0:
                 bar.n = cur_nimg // 1000
-                bar.set_postfix(G=f"{np.mean(stats['loss_G'][-50:]):.3f}", D=f"{np.mean(stats['loss_D'][-50:]):.3f}")
+                bar.set_postfix(G=f"{_mean(stats['loss_G'][-50:]):.3f}", D=f"{_mean(stats['loss_D'][-50:]):.3f}")
             out_of_time = cfg.max_minutes is not None and (time.time() - start) > cfg.max_minutes * 60
             if cur_nimg >= next_snapshot or cur_nimg >= total_nimg or out_of_time:
-                if not all(math.isfinite(v) for v in stats["loss_G"][-10:] + stats["loss_D"][-10:]):
+                if not math.isfinite(_mean(stats["loss_G"][-10:]) + _mean(stats["loss_D"][-10:])):
                     raise GanlensError(f"training diverged (non-finite loss) at {cur_nimg / 1000:.1f} kimg; "
                                        f"the last good state is in {out / 'state'}")
                 snapshot()
                 rec = {"kimg": round(cur_nimg / 1000, 2), "step": step,
                        "wall_s": round(elapsed_before + time.time() - start, 1),
-                       **{k: float(np.mean(v)) for k, v in stats.items() if v}}
+                       **{k: _mean(v) for k, v in stats.items() if v}}
                 log_f.write(json.dumps(rec) + "\n")
                 log_f.flush()
                 stats = {k: [] for k in stats}
@@ -287,6 +291,25 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         bar.close()
         log_f.close()
     return latest
+
+
+def _init_from_generator(path: str, G: Generator, G_ema: Generator) -> None:
+    """Copy a native checkpoint's weights into G and G_ema; its architecture must match the run's."""
+    from ..models.native import load_generator
+
+    src = load_generator(path)
+    mine = {k: tuple(v.shape) for k, v in G.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in src.state_dict().items()}
+    if mine != theirs:
+        diff = sorted(set(mine.items()) ^ set(theirs.items()))[:4]
+        raise GanlensError(f"--init {path}: its architecture differs from this run's (first differences: {diff}); "
+                           "match --z-dim/--w-dim/--map-layers/--cbase/--cmax to the checkpoint")
+    G.load_state_dict(src.state_dict())
+    G_ema.load_state_dict(src.state_dict())
+
+
+def _mean(values: list[torch.Tensor]) -> float:
+    return torch.stack([v.float() for v in values]).mean().item()
 
 
 def device_name(device: torch.device) -> str:

@@ -27,9 +27,9 @@ def _targets(ds: SynthDataset) -> np.ndarray:
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """GAN-like degradations: blur up to ~1 px, sensor noise, a few % of brightness/contrast, ±1 px shifts."""
-    n = x.shape[0]
-    sig = torch.rand(n, generator=gen) * 1.0
-    k = torch.arange(-2, 3, dtype=torch.float32)
+    n, dev = x.shape[0], x.device
+    sig = torch.rand(n, generator=gen, device=dev) * 1.0
+    k = torch.arange(-2, 3, dtype=torch.float32, device=dev)
     kern = torch.exp(-(k[None] ** 2) / (2 * sig[:, None].clamp_min(1e-3) ** 2))
     kern = kern / kern.sum(1, keepdim=True)  # [n, 5], ≈ a delta for tiny sigma
     c = x.shape[1]
@@ -39,11 +39,11 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     xb = F.conv2d(F.pad(xb, (2, 2, 0, 0), mode="replicate"), kh, groups=n * c)
     xb = F.conv2d(F.pad(xb, (0, 0, 2, 2), mode="replicate"), kv, groups=n * c)
     x = xb.reshape_as(x)
-    bright = (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.06
-    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.06
+    bright = (torch.rand(n, 1, 1, 1, generator=gen, device=dev) - 0.5) * 0.06
+    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen, device=dev) - 0.5) * 0.06
     x = x * contrast + bright
-    x = x + torch.randn(x.shape, generator=gen) * (torch.rand(n, 1, 1, 1, generator=gen) * 0.04)
-    dx, dy = (int(v) for v in torch.randint(-1, 2, (2,), generator=gen))
+    x = x + torch.randn(x.shape, generator=gen, device=dev) * (torch.rand(n, 1, 1, 1, generator=gen, device=dev) * 0.04)
+    dx, dy = (int(v) for v in torch.randint(-1, 2, (2,), generator=gen, device=dev))
     x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
     return x.clamp(-1, 1)
 
@@ -77,16 +77,17 @@ def train_predictor(
     seed: int = 0,
     augment_data: bool = True,
     progress: bool = True,
+    device: str = "cpu",
 ) -> tuple[PredictorScorer, dict]:
-    """Train an AttributePredictor; returns the scorer and {per-attribute held-out metrics, losses, time}."""
+    """Train an AttributePredictor on `device`; returns the (CPU) scorer and {held-out metrics, losses, time}."""
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device).manual_seed(seed)
     attributes = attributes_of(train)
-    binary = torch.tensor([a.kind == "binary" for a in attributes])
-    model = AttributePredictor(len(attributes), width=width, resolution=train.images.shape[1])
+    binary = torch.tensor([a.kind == "binary" for a in attributes], device=device)
+    model = AttributePredictor(len(attributes), width=width, resolution=train.images.shape[1]).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    x_all = torch.from_numpy(train.images)
-    y_all = torch.from_numpy(_targets(train))
+    x_all = torch.from_numpy(train.images).to(device)
+    y_all = torch.from_numpy(_targets(train)).to(device)
     n = len(train)
     steps = epochs * math.ceil(n / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
@@ -95,7 +96,7 @@ def train_predictor(
     bar = tqdm(total=steps, disable=not progress, desc="predictor", unit="step")
     model.train()
     for _ in range(epochs):
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen, device=device)
         for i in range(0, n, batch_size):
             idx = perm[i : i + batch_size]
             x = x_all[idx].permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -106,12 +107,13 @@ def train_predictor(
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())
             bar.update(1)
             if len(losses) % 50 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+                bar.set_postfix(loss=f"{torch.stack(losses[-50:]).mean().item():.4f}")
     bar.close()
-    scorer = PredictorScorer(model.eval(), attributes)
+    losses = torch.stack(losses).float().cpu().numpy()
+    scorer = PredictorScorer(model.cpu().eval(), attributes)
     metrics = {"held_out": evaluate(scorer, val), "first_loss": float(np.mean(losses[:20])),
                "last_loss": float(np.mean(losses[-20:])), "train_seconds": round(time.time() - t0, 1),
                "train_n": n, "val_n": len(val), "train_seed": train.seed, "val_seed": val.seed, "epochs": epochs}

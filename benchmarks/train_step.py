@@ -1,0 +1,91 @@
+"""Where a StyleGAN2 training step's time goes: G step, D step and R1 step of ganlens.training.gan, timed apart.
+
+    python benchmarks/train_step.py --device cuda --batch 512      # -> results/train_step-<device>.json
+    python benchmarks/train_step.py --device cpu --batch 32 --threads 2
+
+Each phase is the loop's own code (same losses, style mixing, autocast) on the synthfaces64 architecture with
+random weights and random "real" images; the numbers are milliseconds per call after one warm-up call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ganlens.training.gan import TrainConfig, _mixing_ws, build_networks, d_logistic_loss, device_name, r1_penalty
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default=None, help="default: results/train_step-<cpu|cuda>.json")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    B = args.batch
+    G, D = build_networks(TrainConfig(data="", out=""), 64, 3)
+    G.to(dev).train()
+    D.to(dev).train()
+    real = torch.randn(B, 3, 64, 64, device=dev).contiguous(memory_format=torch.channels_last)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    def fake(grad: bool) -> torch.Tensor:
+        with torch.set_grad_enabled(grad):
+            return G.synthesis(_mixing_ws(G, torch.randn(B, G.z_dim, device=dev), 0.9), noise_mode="random")
+
+    def g_step(bf16: bool) -> None:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            F.softplus(-D(fake(True))).mean().backward()
+
+    def d_step(bf16: bool) -> None:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            f = fake(False)
+            d_logistic_loss(D(f.float()), D(real)).backward()
+
+    def r1_step(_: bool) -> None:
+        r1_penalty(D, real).backward()
+
+    result = {"device": device_name(dev), "batch": B, "machine": platform.processor() or platform.machine(),
+              "torch": torch.__version__, "ms": {}}
+    phases = [("bf16", "G_step", g_step), ("bf16", "D_step", d_step), ("fp32", "G_step", g_step),
+              ("fp32", "D_step", d_step), ("fp32", "R1_step", r1_step)]  # the loop runs R1 in fp32 always
+    for prec, name, fn in phases:
+        bf16 = prec == "bf16"
+        fn(bf16)
+        sync()
+        t = time.perf_counter()
+        for _ in range(args.repeats):
+            fn(bf16)
+        sync()
+        ms = (time.perf_counter() - t) / args.repeats * 1000
+        result["ms"][f"{prec}/{name}"] = round(ms, 1)
+        print(f"{prec} {name:8s} {ms:8.1f} ms", flush=True)
+    ms = result["ms"]
+    per_step = ms["bf16/G_step"] + ms["bf16/D_step"] + ms["fp32/R1_step"] / 16
+    result["kimg_per_s_bf16_lazy_r1_16"] = round(B / per_step, 3)
+    rate = result["kimg_per_s_bf16_lazy_r1_16"]
+    print(f"-> about {rate:.3f} kimg/s = {rate * 3600:.0f} kimg/h (bf16, R1 every 16 steps)")
+    out = Path(args.out or ROOT / "results" / f"train_step-{dev.type}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
