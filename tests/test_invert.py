@@ -333,3 +333,15 @@ def test_train_encoder_end_to_end(tmp_path):
     report = json.loads((tmp_path / "encoder.json").read_text())
     assert enc.generator_name == "random-tiny" and report["latent_steps"] >= 1
     assert {"samples_psnr_iter1", "samples_latent_error_iter2"} <= set(report["held_out"])
+
+
+def test_pti_run_settings_map_tuning_options_and_refuse_the_rest():
+    from ganlens.invert.runner import pti_config
+
+    cfg = pti_config(120, {"lr": 1e-3, "perceptual": 0.0})
+    assert (cfg.tune_steps, cfg.tune_lr, cfg.perceptual) == (120, 1e-3, 0.0)
+    assert pti_config(None, {}).tune_steps == PTIConfig().tune_steps
+    with pytest.raises(GanlensError, match="optimizer"):
+        RunSettings(method="pti", overrides={"optimizer": "lbfgs"}).validate()
+    with pytest.raises(GanlensError, match="pivots in W"):
+        RunSettings(method="pti", space="w+").validate()

@@ -23,8 +23,10 @@ from .train import train
               help="Optimisation steps (pti: tuning steps)  [default: the method's: optim 300, hybrid 100, pti 350]")
 @click.option("--preset", type=click.Choice(["ganlens", "nvidia", "w+noise"]), default="ganlens", show_default=True,
               help="Optimisation recipe; 'nvidia' is stylegan2-ada's projector (W, 1000 steps, noise maps).")
-@click.option("--lr", type=float, default=None, help="Peak learning rate  [default: the preset's]")
-@click.option("--perceptual", type=float, default=None, help="Weight of the perceptual term  [default: the preset's]")
+@click.option("--lr", type=float, default=None,
+              help="Peak learning rate (pti: the tuning's, default 3e-4)  [default: the preset's]")
+@click.option("--perceptual", type=float, default=None,
+              help="Weight of the perceptual term (pti: in the tuning loss, default 1)  [default: the preset's]")
 @click.option("--optimizer", type=click.Choice(["adam", "lbfgs"]), default=None, help="[default: adam]")
 @click.option("--restarts", type=click.IntRange(1, 64), default=None, help="Random restarts per image (best kept).")
 @click.option("--pn-reg", type=float, default=None, help="Weight of the P_N-space regulariser (0: off).")
@@ -51,6 +53,7 @@ def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, o
       ganlens invert photos/ --model synthfaces64 --method hybrid --out inverted/
       ganlens invert face.png --method optim --space w+ --noise --steps 500 --out inv/
       ganlens invert face.png --method optim --preset nvidia --out inv_nvidia/
+      ganlens invert face.png --method pti --lr 1e-3 --perceptual 0 --out inv_pti/   # sharpest PTI here
     """
     import torch
 

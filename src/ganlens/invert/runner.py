@@ -60,6 +60,10 @@ class RunSettings:
             raise GanlensError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.batch_size < 1:
             raise GanlensError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.method == "pti":
+            if self.space not in (None, "w"):
+                raise GanlensError(f"PTI pivots in W; space {self.space!r} does not apply")
+            pti_config(self.steps, self.overrides)  # refuses options PTI would otherwise ignore
         return self
 
 
@@ -113,11 +117,25 @@ def load_for_inversion(path: Path, resolution: int) -> tuple[np.ndarray, str]:
     return img, ", ".join(notes)
 
 
+PTI_OPTIONS = {"lr": "tune_lr", "perceptual": "perceptual", "early_stop": "early_stop"}
+
+
+def pti_config(steps: int | None, overrides: dict) -> "PTIConfig":
+    """PTIConfig from the runner's options: steps and lr are the tuning's, perceptual its loss weight."""
+    from .pti import PTIConfig
+
+    unknown = sorted(set(overrides) - set(PTI_OPTIONS))
+    if unknown:
+        raise GanlensError(f"PTI does not take {unknown}; it takes steps, {sorted(PTI_OPTIONS)} (tuning settings)")
+    kw = {PTI_OPTIONS[k]: v for k, v in overrides.items()}
+    return PTIConfig(**kw, **({"tune_steps": steps} if steps else {}))
+
+
 def _invert_batch(G: Generator, images: np.ndarray, s: RunSettings, encoder) -> tuple[list, np.ndarray, list | None]:
     """(codes per image, reconstructions uint8, PTI deltas or None)."""
     from .hybrid import invert_hybrid
     from .optimize import preset, project
-    from .pti import PTIConfig, invert_pti
+    from .pti import invert_pti
 
     opts = dict(s.overrides)
     iterations = int(opts.pop("iterations", 2))  # encoder passes (encoder / hybrid)
@@ -125,8 +143,7 @@ def _invert_batch(G: Generator, images: np.ndarray, s: RunSettings, encoder) -> 
         code = encoder.invert(images, G=G, iterations=iterations)
         return [code[i] for i in range(len(code))], G.render(code), None
     if s.method == "pti":
-        cfg = PTIConfig(tune_steps=s.steps) if s.steps else PTIConfig()
-        res = invert_pti(G, images, cfg, batch_size=s.batch_size)
+        res = invert_pti(G, images, pti_config(s.steps, opts), batch_size=s.batch_size)
         return [res.code[i] for i in range(len(res.code))], res.render(G), res.deltas
     fields = {"space": s.space, "noise": s.noise, "steps": s.steps}
     cfg = preset(s.preset, batch_size=s.batch_size, **{k: v for k, v in fields.items() if v is not None}, **opts)
