@@ -160,7 +160,8 @@ def main() -> None:
         encoders.save(ASSETS / "synthfaces64-control-encoders.safetensors")
 
     rng = np.random.default_rng(3)
-    lo_hi = {a: np.quantile(fit_scores[a], [0.05, 0.95]) for a in CONTROLLED}
+    ranges = {i.name: (i.low, i.high) for i in infos}  # the predictor can read a little past a factor's range
+    lo_hi = {a: np.clip(np.quantile(fit_scores[a], [0.05, 0.95]), *ranges[a]) for a in CONTROLLED}
     targets = {a: rng.uniform(*lo_hi[a], n["requests"]).astype(np.float32) for a in CONTROLLED}
     result["target_ranges"] = {a: [float(v) for v in lo_hi[a]] for a in CONTROLLED}
     w0 = base.sample(n["requests"], seed=2, space="w").tensor
