@@ -3,7 +3,7 @@
     python benchmarks/train_step.py --device cuda --batch 512      # -> results/train_step-<device>.json
     python benchmarks/train_step.py --device cpu --batch 32 --threads 2
 
-Each phase is the loop's own code (same losses, style mixing, autocast) on the synthfaces64 architecture with
+Each phase calls the loop's own loss functions (generator_loss, discriminator_loss, r1_penalty) on the synthfaces64 architecture with
 random weights and random "real" images; the numbers are milliseconds per call after one warm-up call.
 """
 
@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from ganlens.training.gan import TrainConfig, _mixing_ws, build_networks, d_logistic_loss, device_name, r1_penalty
+from ganlens.training.gan import (
+    TrainConfig, build_networks, device_name, discriminator_loss, generator_loss, r1_penalty,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,18 +47,16 @@ def main() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    def fake(grad: bool) -> torch.Tensor:
-        with torch.set_grad_enabled(grad):
-            return G.synthesis(_mixing_ws(G, torch.randn(B, G.z_dim, device=dev), 0.9), noise_mode="random")
+    def z() -> torch.Tensor:
+        return torch.randn(B, G.z_dim, device=dev)
 
     def g_step(bf16: bool) -> None:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            F.softplus(-D(fake(True))).mean().backward()
+            generator_loss(G, D, z(), 0.9).backward()
 
     def d_step(bf16: bool) -> None:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            f = fake(False)
-            d_logistic_loss(D(f.float()), D(real)).backward()
+            discriminator_loss(G, D, z(), real, 0.9)[0].backward()
 
     def r1_step(_: bool) -> None:
         r1_penalty(D, real).backward()

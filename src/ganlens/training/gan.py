@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..errors import GanlensError
+from ..errors import CheckpointError, GanlensError
 from ..io.images import make_grid, save_image, to_uint8
 from ..models.discriminator import Discriminator
 from ..models.native import save_generator
@@ -138,6 +138,21 @@ def _mixing_ws(G: Generator, z: torch.Tensor, prob: float) -> torch.Tensor:
     return ws
 
 
+def generator_loss(G: Generator, D: Discriminator, z: torch.Tensor, mixing_prob: float) -> torch.Tensor:
+    """G's non-saturating logistic loss softplus(−D(G(z))) on style-mixed fakes (run it under the run's autocast)."""
+    return F.softplus(-D(G.synthesis(_mixing_ws(G, z, mixing_prob), noise_mode="random"))).mean()
+
+
+def discriminator_loss(G: Generator, D: Discriminator, z: torch.Tensor, real: torch.Tensor, mixing_prob: float
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """D's logistic loss on detached style-mixed fakes and `real`; returns (loss, D(real), D(fake))."""
+    with torch.no_grad():
+        fake = G.synthesis(_mixing_ws(G, z, mixing_prob), noise_mode="random")
+    d_fake = D(fake.float())
+    d_real = D(real)
+    return d_logistic_loss(d_fake, d_real), d_real, d_fake
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a StyleGAN2 on `cfg.data`; returns the path of the latest G_ema snapshot."""
     out = Path(cfg.out)
@@ -225,8 +240,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             G.requires_grad_(True)
             D.requires_grad_(False)
             with autocast():
-                fake = G.synthesis(_mixing_ws(G, z, cfg.mixing_prob), noise_mode="random")
-                loss_G = F.softplus(-D(fake)).mean()
+                loss_G = generator_loss(G, D, z, cfg.mixing_prob)
             G_opt.zero_grad(set_to_none=True)
             loss_G.backward()
             G_opt.step()
@@ -236,12 +250,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             D.requires_grad_(True)
             z = torch.randn([cfg.batch, cfg.z_dim], device=device)
             real = real_batch()
-            with torch.no_grad(), autocast():
-                fake = G.synthesis(_mixing_ws(G, z, cfg.mixing_prob), noise_mode="random")
             with autocast():
-                d_fake = D(fake.float())
-                d_real = D(real)
-                loss_D = d_logistic_loss(d_fake, d_real)
+                loss_D, d_real, d_fake = discriminator_loss(G, D, z, real, cfg.mixing_prob)
             loss = loss_D.float()
             if step % cfg.r1_interval == 0:
                 r1 = r1_penalty(D, real)
@@ -295,17 +305,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
 def _init_from_generator(path: str, G: Generator, G_ema: Generator) -> None:
     """Copy a native checkpoint's weights into G and G_ema; its architecture must match the run's."""
-    from ..models.native import load_generator
+    from ..models.native import load_generator, load_state_strict
 
-    src = load_generator(path)
-    mine = {k: tuple(v.shape) for k, v in G.state_dict().items()}
-    theirs = {k: tuple(v.shape) for k, v in src.state_dict().items()}
-    if mine != theirs:
-        diff = sorted(set(mine.items()) ^ set(theirs.items()))[:4]
-        raise GanlensError(f"--init {path}: its architecture differs from this run's (first differences: {diff}); "
-                           "match --z-dim/--w-dim/--map-layers/--cbase/--cmax to the checkpoint")
-    G.load_state_dict(src.state_dict())
-    G_ema.load_state_dict(src.state_dict())
+    try:
+        load_state_strict(G, load_generator(path).state_dict(), f"--init {path}")
+    except CheckpointError as exc:
+        raise GanlensError(f"{exc}. The checkpoint's architecture differs from this run's: match "
+                           "--z-dim/--w-dim/--map-layers/--cbase/--cmax to it") from exc
+    G_ema.load_state_dict(G.state_dict())
 
 
 def _mean(values: list[torch.Tensor]) -> float:
