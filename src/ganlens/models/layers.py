@@ -120,11 +120,18 @@ def modulated_conv2d(
     padding: int = 0,
     resample_filter: torch.Tensor | None = None,
     demodulate: bool = True,
+    bias: torch.Tensor | None = None,
+    activation: str = "linear",
+    clamp: float | None = None,
 ) -> torch.Tensor:
-    """StyleGAN2 modulated convolution, computed as scale-input → shared conv → scale-output.
+    """StyleGAN2 modulated convolution, computed as scale-input → shared conv → scale-output, followed by
+    ``bias_act(x + noise, bias, activation, clamp=clamp)``.
 
     Mathematically identical to convolving with per-sample kernels ``weight * styles`` (demodulated), but it
-    keeps one ordinary convolution for the whole batch, which is what is fast on the CPU.
+    keeps one ordinary convolution for the whole batch, which is what is fast on the CPU. Demodulation, noise,
+    bias and the activation gain are applied in one fused multiply-add (they are all per-channel or per-pixel
+    affine, and lrelu(a)·g = lrelu(a·g) for g > 0): the element-wise passes, not the convolution, were half of
+    the synthesis time on the CPU.
     """
     n = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
@@ -142,10 +149,31 @@ def modulated_conv2d(
         p1 = padding + (fw - up) // 2 - (kw - up)
         x = F.conv_transpose2d(x, w.transpose(0, 1), stride=up)
         x = upfirdn2d(x, resample_filter, padding=(p0, p1, p0, p1), gain=up * up)
-    if demodulate:
-        x = x * demodulation_coefficients(weight, styles).to(x.dtype).reshape(n, -1, 1, 1)
+    if activation not in ("linear", "lrelu"):
+        raise ValueError(f"unknown activation {activation!r}; expected 'linear' or 'lrelu'")
+    gain = LRELU_GAIN if activation == "lrelu" else 1.0
+    scale = demodulation_coefficients(weight, styles).reshape(n, -1, 1, 1) * gain if demodulate else None
+    shift = None
     if noise is not None:
-        x = x + noise.to(x.dtype)
+        shift = noise * gain
+    if bias is not None:
+        b = bias.reshape(1, -1, 1, 1) * gain
+        shift = b if shift is None else shift + b
+    if scale is not None and shift is not None:
+        shift = shift.to(x.dtype)
+        if shift.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            shift = shift.contiguous(memory_format=torch.channels_last)  # else the result comes back NCHW: a copy per conv
+        x = torch.addcmul(shift, x, scale.to(x.dtype))
+    elif scale is not None:
+        x = x * scale.to(x.dtype)
+    elif shift is not None:
+        x = x + shift.to(x.dtype)
+    elif gain != 1.0:
+        x = x * gain
+    if activation == "lrelu":
+        x = F.leaky_relu(x, LRELU_SLOPE, inplace=scale is not None or shift is not None)
+    if clamp is not None:
+        x = x.clamp(-clamp, clamp)
     return x
 
 

@@ -134,10 +134,10 @@ class SynthesisLayer(nn.Module):
                 noise_term = torch.randn([n, 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
             else:
                 noise_term = self.noise_const * self.noise_strength
-        x = modulated_conv2d(
-            x, self.weight, styles, noise=noise_term, up=self.up, padding=self.padding, resample_filter=self.resample_filter
+        return modulated_conv2d(
+            x, self.weight, styles, noise=noise_term, up=self.up, padding=self.padding,
+            resample_filter=self.resample_filter, bias=self.bias, activation=self.activation, clamp=self.conv_clamp,
         )
-        return bias_act(x, self.bias, self.activation, gain=1.0, clamp=self.conv_clamp)
 
 
 class ToRGBLayer(nn.Module):
@@ -155,8 +155,8 @@ class ToRGBLayer(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
 
     def forward(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
-        x = modulated_conv2d(x, self.weight, styles * self.weight_gain, demodulate=False)
-        return bias_act(x, self.bias, "linear", clamp=self.conv_clamp)
+        return modulated_conv2d(x, self.weight, styles * self.weight_gain, demodulate=False, bias=self.bias,
+                                clamp=self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):
