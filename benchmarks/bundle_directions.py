@@ -4,7 +4,7 @@ InterFaceGAN's recipe in W: N generator samples (psi 1) scored by the bundled pr
 `--ratio` of each attribute as positives / negatives, 70/30 split, linear SVM (C = 1). Each direction's `scale`
 is the spread (std) of the samples' signed distances, so an edit of strength 1 moves one typical spread.
 
-    PYTHONPATH=src python benchmarks/bundle_directions.py --model synthfaces64 --n 10000
+    PYTHONPATH=src python benchmarks/bundle_directions.py --model synthfaces64 --n 100000
 """
 
 from __future__ import annotations
@@ -28,20 +28,20 @@ from ganlens.scorers import load_scorer
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="synthfaces64")
-    ap.add_argument("--n", type=int, default=10000)
-    ap.add_argument("--ratio", type=float, default=0.05)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--ratio", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=20261123)
     ap.add_argument("--out", type=Path, default=None, help="default: the package's assets folder")
     args = ap.parse_args()
     out = args.out or ASSETS / args.model
     out.mkdir(parents=True, exist_ok=True)
-    G, scorer = ganlens.load(args.model), load_scorer(args.model)
+    G, scorer = ganlens.load(args.model).to(memory_format=torch.channels_last), load_scorer(args.model)
     t0 = time.perf_counter()
     codes = G.sample(args.n, seed=args.seed)
     scores: dict[str, list[np.ndarray]] = {}
     with torch.no_grad():
         for i in tqdm(range(0, args.n, 250), desc="render + score", unit="batch"):
-            with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 synthesis: 2x faster, scores unaffected
+            with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 channels-last synthesis: 3x faster, scores unaffected
                 imgs = to_uint8(G.synthesize(codes[i:i + 250]).float())
             for k, v in scorer(imgs).items():
                 scores.setdefault(k, []).append(v)

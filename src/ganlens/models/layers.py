@@ -45,10 +45,7 @@ def upfirdn2d(
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
     f = (f * (gain ** (f.ndim / 2))).to(x.dtype).flip([0, 1])
-    x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
-    if down > 1:
-        x = x[:, :, ::down, ::down]
-    return x
+    return F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c, stride=down)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
@@ -212,10 +209,9 @@ class Conv2dLayer(nn.Module):
             if w.shape[-1] == 1:
                 x = upfirdn2d(x, self.resample_filter, down=self.down, padding=(p0, p1, p0, p1))
                 x = F.conv2d(x, w)
-            else:
-                x = F.pad(x, [p0, p1, p0, p1])
-                x = F.conv2d(x, w)
-                x = upfirdn2d(x, self.resample_filter, down=self.down)
+            else:  # FIR first, then a strided conv: the same linear map, a quarter of the conv's outputs
+                x = upfirdn2d(x, self.resample_filter, padding=(p0, p1, p0, p1))
+                x = F.conv2d(x, w, stride=self.down)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         b = None if self.bias is None else self.bias
         return bias_act(x, b, self.activation, gain=gain, clamp=clamp)
