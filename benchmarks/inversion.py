@@ -212,12 +212,15 @@ def part_nvidia(G, sets, args, doc) -> None:
     print(json.dumps(doc["nvidia_comparison"], indent=1), flush=True)
 
 
-def _edit_scores(G, scorer, code: LatentCode, direction, sigma: float, strength: float, gens=None) -> dict[str, np.ndarray]:
-    """Scores of each code moved by −s, 0, +s (s = strength·σ along the normal); all layers of W+ codes move."""
+EDIT_ATTRIBUTES = ("smile", "age", "glasses")
+
+
+def _edit_scores(G, scorer, code: LatentCode, direction, distance: float, gens=None) -> dict[str, np.ndarray]:
+    """Scores [N, 3] of each code moved by −d, 0, +d latent units along the unit normal (all layers of W+ codes)."""
     from ganlens.edit import move
 
-    moved = move(code, direction, [-strength * sigma / direction.scale, 0.0, strength * sigma / direction.scale],
-                 num_ws=G.num_ws)
+    k = distance / direction.scale
+    moved = move(code, direction, [-k, 0.0, k], num_ws=G.num_ws)
     if gens is None:
         imgs = G.render(moved)
     else:  # PTI: each image with its own tuned generator
@@ -226,18 +229,24 @@ def _edit_scores(G, scorer, code: LatentCode, direction, sigma: float, strength:
 
 
 def part_edit(G, sets, args, doc) -> None:
-    """Edit success and leakage of inverted renders per method, with InterFaceGAN boundaries fitted in W."""
-    from ganlens.directions import fit_boundary
+    """Edit success and leakage of inverted renders per method, along the shipped InterFaceGAN boundaries.
+
+    The boundaries, strength and success rule are the directions issue's (`benchmarks/semantics.py` part 2): a
+    move of +3 latent units along the unit normal, counted a success when it raises the target score. A stricter
+    two-sided rule (−3 must lower it too, by a visible amount) is reported beside it.
+    """
+    from ganlens.directions.bundled import load_bundled
+    from ganlens.edit import move
     from ganlens.scorers import load_scorer
 
     scorer = load_scorer(G.name)
-    codes = G.sample(args.boundary_samples, seed=4242)
-    scores = scorer(G.render(codes))
-    attrs = {"smile": False, "age": False, "glasses": True}
-    dirs = {a: fit_boundary(codes, scores[a], attribute=a, binary=b, ratio=0.1, model=G.name, num_ws=G.num_ws)
-            for a, b in attrs.items()}
-    sigma = {a: float(np.std(codes.tensor.numpy() @ d.vector)) for a, d in dirs.items()}
-    spans = {a: float(np.percentile(scores[a], 95) - np.percentile(scores[a], 5)) for a in scores}
+    shipped = load_bundled(G.name)
+    dirs = {a: shipped[a] for a in EDIT_ATTRIBUTES}
+    binary = {a: scorer.info(a).kind == "binary" for a in EDIT_ATTRIBUTES}
+    ref = scorer(G.render(G.sample(args.spread_samples, seed=4242)))
+    spans = {a: float(np.percentile(v, 95) - np.percentile(v, 5)) for a, v in ref.items()}
+    spread = {a: float(np.std(v)) for a, v in ref.items()}
+    dist = args.edit_strength
     imgs, _ = sets["renders"]
     candidates = {
         "generator samples (reference)": (G.sample(len(imgs), seed=5151), None),
@@ -254,39 +263,41 @@ def part_edit(G, sets, args, doc) -> None:
     for name, (code, gens) in candidates.items():
         per_attr = {}
         for a, d in dirs.items():
-            s = _edit_scores(G, scorer, code, d, sigma[a], args.edit_strength, gens)
-            lo, mid, hi = s[a][:, 0], s[a][:, 1], s[a][:, 2]
-            if attrs[a]:  # binary (logits): the edit must cross the decision boundary both ways
-                ok = (hi > 0) & (lo < 0)
+            sc = _edit_scores(G, scorer, code, d, dist, gens)
+            lo, mid, hi = sc[a][:, 0], sc[a][:, 1], sc[a][:, 2]
+            if binary[a]:  # logits: the strict rule asks the edit to cross the decision boundary both ways
+                strict = (hi > 0) & (lo < 0)
             else:
-                delta = 0.1 * spans[a]
-                ok = (hi > mid + delta) & (lo < mid - delta)
-            others = [o for o in scores if o != a and o not in ("background", "light")]
-            leak = np.mean([np.abs(s[o][:, 2] - s[o][:, 0]).mean() / spans[o] for o in others])
-            per_attr[a] = {"success": round(float(ok.mean()), 3), "leakage": round(float(leak), 4)}
-        out[name] = {"per_attribute": per_attr,
-                     "success": round(float(np.mean([v["success"] for v in per_attr.values()])), 3),
-                     "leakage": round(float(np.mean([v["leakage"] for v in per_attr.values()])), 4)}
+                strict = (hi > mid + 0.1 * spans[a]) & (lo < mid - 0.1 * spans[a])
+            others = [o for o in sc if o != a and o not in ("background", "light")]
+            leak = np.mean([np.abs(sc[o][:, 2] - sc[o][:, 0]).mean() / spans[o] for o in others])
+            per_attr[a] = {"success": round(float((hi > mid).mean()), 3),
+                           "success_strict": round(float(strict.mean()), 3),
+                           "target_change_over_spread": round(float(((hi - mid) / spread[a]).mean()), 3),
+                           "leakage": round(float(leak), 4)}
+        out[name] = {"images": len(code), "per_attribute": per_attr,
+                     **{k: round(float(np.mean([v[k] for v in per_attr.values()])), 3)
+                        for k in ("success", "success_strict", "leakage")}}
         print(name, out[name], flush=True)
     doc["editability"] = {
-        "boundaries": {a: {"val_accuracy": d.metrics.get("val_accuracy"), "sigma": round(sigma[a], 4)} for a, d in dirs.items()},
-        "boundary_samples": args.boundary_samples,
-        "strength": f"±{args.edit_strength} σ of the samples' projection on the normal, all layers of W+ codes",
-        "success_rule": "binary: logit > 0 after +s and < 0 after −s; continuous: score moves > 10 % of its 5–95 % "
-                        "span above the unedited score at +s and below it at −s",
-        "leakage_rule": "mean |score(+s) − score(−s)| / span over the other attributes (not background, light)",
+        "boundaries": {a: {"file": f"src/ganlens/assets/directions/{G.name}/{a}.npz",
+                           **{k: d.metrics.get(k) for k in ("val_accuracy", "all_accuracy", "num_samples")}}
+                       for a, d in dirs.items()},
+        "strength": f"±{dist} latent units along the unit normal (the directions issue's +3), all layers of W+ codes",
+        "success_rule": "the directions issue's: the target score (logit for binary) is higher after +d than before",
+        "strict_rule": "binary: logit > 0 after +d and < 0 after −d; continuous: score moves > 10 % of its 5–95 % "
+                       "span above the unedited score at +d and below it at −d",
+        "leakage_rule": "mean |score(+d) − score(−d)| / span over the other attributes (not background, light)",
+        "spread_samples": args.spread_samples,
         "methods": out,
         "target": "W+ and PTI codes edit with success >= 85 %",
         "pass": all(out[k]["success"] >= 0.85 for k in ("optim/w+", "pti/w") if k in out),
     }
     # Figure: one render per method row, smile −/0/+.
     rows = []
+    k = dist / dirs["smile"].scale
     for code, gens in candidates.values():
-        from ganlens.edit import move
-
-        moved = move(code[:1], dirs["smile"], [-args.edit_strength * sigma["smile"], 0, args.edit_strength * sigma["smile"]],
-                     num_ws=G.num_ws)
-        rows.append((gens[0] if gens else G).render(moved))
+        rows.append((gens[0] if gens else G).render(move(code[:1], dirs["smile"], [-k, 0, k], num_ws=G.num_ws)))
     save_image(make_grid(np.concatenate(rows), ncols=3), ROOT / "docs" / "inversion_edits.png", scale=2)
 
 
@@ -356,8 +367,8 @@ def main() -> None:
     ap.add_argument("--pti-sets", default="renders", help="sets on which PTI runs (comma-separated)")
     ap.add_argument("--pti-pivot-steps", type=int, default=450)
     ap.add_argument("--pti-tune-steps", type=int, default=350)
-    ap.add_argument("--boundary-samples", type=int, default=2000)
-    ap.add_argument("--edit-strength", type=float, default=3.0)
+    ap.add_argument("--edit-strength", type=float, default=3.0, help="latent units along the boundary normal")
+    ap.add_argument("--spread-samples", type=int, default=1000, help="fresh samples that set each score's spread")
     ap.add_argument("--fig-n", type=int, default=4)
     ap.add_argument("--data-seed", type=int, default=31_337, help="held-out renders (the training set used seed 0)")
     ap.add_argument("--sample-seed", type=int, default=8_888)
@@ -388,6 +399,7 @@ def main() -> None:
         t0 = time.perf_counter()
         parts[name](G, sets, args, doc)
         doc.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        doc.setdefault("part_images_per_set", {})[name] = args.n  # parts may come from runs of different --n
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=2, default=str))
         print(f"[{name}] done in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
