@@ -9,7 +9,7 @@ Six measurements, each with the bundled attribute predictor as the scorer:
   6. SeFa and GANSpace top-10 with auto-labels: how many factors some direction recovers with |r| >= 0.8;
 plus the distance effect and example edit grids. Writes results/semantics.json and docs/semantics_*.png.
 
-Run (about 10-15 min on 2 busy CPU cores):
+Run (about 25 min on 2 CPU cores, most of it the 76 SVM fits on 100,000 samples):
     python benchmarks/semantics.py
     python benchmarks/semantics.py --quick          # a 1-2 minute smoke run with tiny sample counts
 Synthesis runs in bf16 autocast with channels-last by default (2-3x faster on these CPUs); the script measures
