@@ -20,7 +20,6 @@ from ..errors import LatentError
 from ..latents import LatentCode
 from .layers import (
     FullyConnectedLayer,
-    bias_act,
     modulated_conv2d,
     normalize_2nd_moment,
     seeded_normal,
