@@ -14,6 +14,7 @@ from ganlens import LatentCode, LatentError
 from ganlens.models import Generator, load_generator, save_generator
 from ganlens.models.layers import (
     FullyConnectedLayer,
+    bias_act,
     demodulation_coefficients,
     modulated_conv2d,
     setup_filter,
@@ -127,6 +128,24 @@ def test_modulated_conv_equals_per_sample_kernels():
         k = k / k.square().sum(dim=[1, 2, 3], keepdim=True).add(1e-8).sqrt()
         want = F.conv2d(x[i : i + 1], k, padding=1)
         assert torch.allclose(got[i : i + 1], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_epilogue_equals_separate_ops_and_keeps_the_memory_format(channels_last):
+    torch.manual_seed(0)
+    x, weight, styles = torch.randn(3, 4, 8, 8), torch.randn(6, 4, 3, 3), torch.randn(3, 4)
+    noise, bias = torch.randn(8, 8) * 0.3, torch.randn(6)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    got = modulated_conv2d(x, weight, styles, noise=noise, padding=1, bias=bias, activation="lrelu", clamp=1.5)
+    plain = modulated_conv2d(x, weight, styles, padding=1)
+    want = bias_act(plain + noise, bias, "lrelu", clamp=1.5)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert got.is_contiguous(memory_format=torch.channels_last) == channels_last
+    g_got, = torch.autograd.grad(got.square().sum(), x)
+    g_want, = torch.autograd.grad(want.square().sum(), x)
+    assert torch.allclose(g_got, g_want, atol=1e-4)
 
 
 def test_upsampling_preserves_constant_images_and_doubles_size():
