@@ -219,8 +219,8 @@ def _edit_scores(G, scorer, code: LatentCode, direction, distance: float, gens=N
     """Scores [N, 3] of each code moved by −d, 0, +d latent units along the unit normal (all layers of W+ codes)."""
     from ganlens.edit import move
 
-    k = distance / direction.scale
-    moved = move(code, direction, [-k, 0.0, k], num_ws=G.num_ws)
+    step = distance / direction.scale
+    moved = move(code, direction, [-step, 0.0, step], num_ws=G.num_ws)
     if gens is None:
         imgs = G.render(moved)
     else:  # PTI: each image with its own tuned generator

@@ -168,7 +168,7 @@ def modulated_conv2d(
     elif gain != 1.0:
         x = x * gain
     if activation == "lrelu":
-        x = F.leaky_relu(x, LRELU_SLOPE, inplace=scale is not None or shift is not None)
+        x = F.leaky_relu(x, LRELU_SLOPE, inplace=True)  # x is always a fresh conv / multiply-add result here
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
     return x
