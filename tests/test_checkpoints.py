@@ -252,7 +252,7 @@ def test_convert_cli_round_trip(nvidia_snapshot, tmp_path):
     r = runner.invoke(cli, ["convert", str(src), "--out", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "wrote" in r.output and out.exists()
-    native, direct = load_generator(out), load(src)
+    native, direct = load(out), load(src)
     prov = native.provenance
     assert prov["source_file"] == str(src) and prov["source_format"].startswith("nvidia") and prov["which"] == "G_ema"
     assert prov["init_kwargs_found"]["mapping_kwargs"]["num_layers"] == 2

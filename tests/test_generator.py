@@ -201,7 +201,13 @@ def test_native_round_trip_gives_identical_images(tmp_path):
     assert H.provenance == {"note": "test"} and H.name == "tiny"
     code = G.sample(4, seed=2, truncation_psi=0.7)
     assert G.render(code).tobytes() == H.render(code).tobytes()
-    assert ganlens.load(str(path)).render(code).tobytes() == H.render(code).tobytes()
+    # `ganlens.load` gives the same weights in the channels-last layout on the CPU (faster convolutions): the
+    # images agree within one grey level (summation order differs).
+    L = ganlens.load(str(path))
+    conv = L.synthesis.b16.conv0.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert all(torch.equal(a, b) for a, b in zip(L.state_dict().values(), H.state_dict().values()))
+    assert np.abs(L.render(code).astype(int) - H.render(code).astype(int)).max() <= 1
 
 
 def test_style_space_round_trip():

@@ -45,7 +45,8 @@ class OptimConfig:
         init: 'w_avg' or 'random' (a code given to `project` overrides it). restarts: independent starts per
             image (the first from `init`, the others from random w), the best final loss wins.
         w_avg_samples: estimate w_avg (and w's spread) from this many z draws instead of the tracked w_avg.
-        batch_size: images optimised together. precision: 'fp32' or 'bf16' (CPU/GPU autocast; faster, ~1 dB less).
+        batch_size: images optimised together (on 2 CPU cores 4-8 run fastest per image: larger batches leave the
+            cache; results/invert_speed-cpu.json). precision: 'fp32' or 'bf16' (CPU/GPU autocast; faster, ~1 dB less).
         seed: seeds noise maps, random starts and exploration noise.
         extra: objects that are not settings; ``extra['scorer']`` is the scorer of the attribute term (anything
             with a differentiable ``score_tensor(images) -> [N, A]``, e.g. ``ganlens.scorers.load_scorer(...)``).
@@ -73,7 +74,7 @@ class OptimConfig:
     init: str = "w_avg"
     restarts: int = 1
     w_avg_samples: int | None = None
-    batch_size: int = 16
+    batch_size: int = 8
     precision: str = "fp32"
     seed: int = 0
     extra: dict = field(default_factory=dict)
