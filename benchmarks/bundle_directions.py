@@ -15,14 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm import tqdm
 
 import ganlens
 from ganlens.directions import fit_boundary
 from ganlens.directions.bundled import ASSETS
-from ganlens.io import to_uint8
 from ganlens.scorers import load_scorer
+from ganlens.scoring import score
 
 
 def main() -> None:
@@ -35,17 +33,11 @@ def main() -> None:
     args = ap.parse_args()
     out = args.out or ASSETS / args.model
     out.mkdir(parents=True, exist_ok=True)
-    G, scorer = ganlens.load(args.model).to(memory_format=torch.channels_last), load_scorer(args.model)
+    G, scorer = ganlens.load(args.model), load_scorer(args.model)
     t0 = time.perf_counter()
-    codes = G.sample(args.n, seed=args.seed)
-    scores: dict[str, list[np.ndarray]] = {}
-    with torch.no_grad():
-        for i in tqdm(range(0, args.n, 250), desc="render + score", unit="batch"):
-            with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 channels-last synthesis: 3x faster, scores unaffected
-                imgs = to_uint8(G.synthesize(codes[i:i + 250]).float())
-            for k, v in scorer(imgs).items():
-                scores.setdefault(k, []).append(v)
-    s = {k: np.concatenate(v) for k, v in scores.items()}
+    # bf16 synthesis: about twice as fast on the CPU, scores unaffected
+    scored = score(G, args.n, scorer, seed=args.seed, batch_size=250, precision="bf16", progress=True)
+    codes, s = scored.codes, scored.scores
     w = codes.tensor.numpy().astype(np.float64)
     for name in scorer.names:
         info = scorer.info(name)

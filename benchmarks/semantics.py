@@ -50,28 +50,6 @@ FULL = dict(fit=100_000, success=500, rescore=150, conditional=160, layers=40, l
 QUICK = dict(fit=800, success=40, rescore=20, conditional=20, layers=8, label=6, distance=6, pca=5000)
 
 
-class FastGenerator:
-    """The generator with synthesis under bf16 autocast (channels-last), returning float32 images."""
-
-    def __init__(self, G, precision: str) -> None:
-        self._G, self._bf16 = G, precision == "bf16"
-        if self._bf16:
-            G.to(memory_format=torch.channels_last)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._G, name)
-
-    @torch.no_grad()
-    def synthesize(self, code: LatentCode, noise_mode: str = "const", batch_size: int = 64) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
-            return self._G.synthesize(code, noise_mode=noise_mode, batch_size=batch_size).float()
-
-    def render(self, code: LatentCode) -> np.ndarray:
-        from ganlens.io import to_uint8
-
-        return to_uint8(self.synthesize(code))
-
-
 class CandidateScorer(Scorer):
     """The bundled predictor plus four candidates a probe might be handed (HiGAN Fig. 16 analogue):
 
@@ -100,12 +78,12 @@ class CandidateScorer(Scorer):
         return out
 
 
-def precision_check(G, FG, scorer, n: int = 48) -> dict:
+def precision_check(G, scorer, n: int = 48) -> dict:
     """How far bf16 synthesis moves the scores, relative to each attribute's spread."""
     code = G.sample(n, seed=99)
     with torch.no_grad():
-        ref = scorer(G.synthesize(code, batch_size=16))
-    fast = scorer(FG.synthesize(code, batch_size=16))
+        ref = scorer(G.synthesize(code, batch_size=16, precision="fp32"))
+        fast = scorer(G.synthesize(code, batch_size=16, precision="bf16"))
     out = {}
     for a in scorer.names:
         sd = float(np.std(ref[a])) or 1.0
@@ -159,7 +137,7 @@ def separability(G, cand: CandidateScorer, n: int, seed: int) -> tuple[dict, dic
     return table, dirs, ent
 
 
-def conditional(FG, dirs: dict, scorer, k: int, seed: int) -> dict:
+def conditional(G, dirs: dict, scorer, k: int, seed: int) -> dict:
     """Plain vs conditioned edits (+3) of each correlated pair, in Z and W."""
     out = {}
     for space in ("w", "z"):
@@ -168,7 +146,7 @@ def conditional(FG, dirs: dict, scorer, k: int, seed: int) -> dict:
             plain = dirs[space][target]
             todo += [plain, plain.conditioned_on(dirs[space][cond])]
             keys.append((target, cond))
-        rep = measure_edits(FG, todo, scorer, strengths=[3.0], num_samples=k, seed=seed, batch_size=64)
+        rep = measure_edits(G, todo, scorer, strengths=[3.0], num_samples=k, seed=seed, batch_size=64)
         ch = rep.changes()[:, :, 0].mean(axis=-1)  # [D, A] probability for binary
         sd = rep.attribute_std()
         for j, (target, cond) in enumerate(keys):
@@ -187,10 +165,10 @@ def conditional(FG, dirs: dict, scorer, k: int, seed: int) -> dict:
     return out
 
 
-def hierarchy(FG, dirs_w: dict, scorer, k: int, seed: int) -> tuple[dict, object]:
+def hierarchy(G, dirs_w: dict, scorer, k: int, seed: int) -> tuple[dict, object]:
     names = [f.name for f in FACTORS]
-    groups = resolution_groups(FG.num_ws)
-    rep = layerwise(FG, [dirs_w[a] for a in names], scorer, groups=groups, strength=3.0, num_samples=k, seed=seed)
+    groups = resolution_groups(G.num_ws)
+    rep = layerwise(G, [dirs_w[a] for a in names], scorer, groups=groups, strength=3.0, num_samples=k, seed=seed)
     rel = rep.relative()
     centre = (rel * np.arange(len(rep.groups))).sum(axis=1) / rel.sum(axis=1)  # Δ-weighted group index
     per_attr = {a: {"level": LEVELS[a], "best": rep.groups[int(np.argmax(rep.delta[i]))],
@@ -206,9 +184,9 @@ def hierarchy(FG, dirs_w: dict, scorer, k: int, seed: int) -> tuple[dict, object
             "num_samples": k, "attributes": per_attr, "level_centre": level_centre, "checks": checks}, rep
 
 
-def rescoring(FG, dirs_w: dict, sep: dict, cand: CandidateScorer, k: int, seed: int) -> dict:
+def rescoring(G, dirs_w: dict, sep: dict, cand: CandidateScorer, k: int, seed: int) -> dict:
     names = list(cand.names)
-    rep = measure_edits(FG, [dirs_w[a] for a in names], cand, strengths=[2.0], num_samples=k, seed=seed,
+    rep = measure_edits(G, [dirs_w[a] for a in names], cand, strengths=[2.0], num_samples=k, seed=seed,
                         null_directions=2, batch_size=64)
     delta, null, sd = rep.delta(2.0), rep.null_delta("w", 2.0), rep.attribute_std()
     rows = {}
@@ -232,10 +210,10 @@ def rescoring(FG, dirs_w: dict, sep: dict, cand: CandidateScorer, k: int, seed: 
             "rank_differences_ge4": differ}
 
 
-def discovery(FG, G, scorer, k: int, pca_samples: int) -> tuple[dict, list, list]:
+def discovery(G, scorer, k: int, pca_samples: int) -> tuple[dict, list, list]:
     names = [f.name for f in FACTORS]
-    sefa_dirs = autolabel(FG, sefa(G, "all", 10), scorer, strengths=(-3, -1.5, 1.5, 3), num_samples=k, seed=6)
-    gs_dirs = autolabel(FG, ganspace(G, num_samples=pca_samples, num_components=80, seed=0)[:10], scorer,
+    sefa_dirs = autolabel(G, sefa(G, "all", 10), scorer, strengths=(-3, -1.5, 1.5, 3), num_samples=k, seed=6)
+    gs_dirs = autolabel(G, ganspace(G, num_samples=pca_samples, num_components=80, seed=0)[:10], scorer,
                         strengths=(-2, -1, 1, 2), num_samples=k, seed=6)
     out = {}
     for method, found in (("sefa", sefa_dirs), ("ganspace", gs_dirs)):
@@ -256,36 +234,36 @@ def discovery(FG, G, scorer, k: int, pca_samples: int) -> tuple[dict, list, list
     return out, sefa_dirs, gs_dirs
 
 
-def example_grids(FG, dirs: dict, sefa_dirs: list, docs: Path) -> list[str]:
+def example_grids(G, dirs: dict, sefa_dirs: list, docs: Path) -> list[str]:
     """Edit grids for the docs: smile in W, glasses with/without age, hair colour moved in coarse vs fine layers."""
     written = []
     seeds = [0, 1, 2, 3]
-    base = LatentCode.cat([FG.sample(1, seed=s) for s in seeds])
+    base = LatentCode.cat([G.sample(1, seed=s) for s in seeds])
     values = [-3, -2, -1, 0, 1, 2, 3]
     smile = move(base, dirs["w"]["smile"], values)
-    save_image(labelled_grid(FG.render(smile), 7, strength_labels(values), [f"seed {s}" for s in seeds], scale=2,
+    save_image(labelled_grid(G.render(smile), 7, strength_labels(values), [f"seed {s}" for s in seeds], scale=2,
                              title="smile boundary (W), strength in W distance units"), docs / "semantics_edit_smile.png")
     rows, labels = [], []
     g = dirs["w"]["glasses"]
     for s in seeds[:3]:
-        code = FG.sample(1, seed=s)
+        code = G.sample(1, seed=s)
         rows += [move(code, g, values), move(code, g.conditioned_on(dirs["w"]["age"]), values)]
         labels += [f"glasses {s}", f"| age {s}"]
-    save_image(labelled_grid(FG.render(LatentCode.cat(rows)), 7, strength_labels(values), labels, scale=2,
+    save_image(labelled_grid(G.render(LatentCode.cat(rows)), 7, strength_labels(values), labels, scale=2,
                              title="glasses (W) plain vs conditioned on age"), docs / "semantics_edit_conditional.png")
     rows, labels = [], []
     for s in seeds[:3]:
-        code = FG.sample(1, seed=s)
+        code = G.sample(1, seed=s)
         for preset in ("coarse", "fine"):
-            rows.append(move(code, dirs["w"]["hair_color"], values, layers=preset, num_ws=FG.num_ws))
+            rows.append(move(code, dirs["w"]["hair_color"], values, layers=preset, num_ws=G.num_ws))
             labels.append(f"{preset} {s}")
-    save_image(labelled_grid(FG.render(LatentCode.cat(rows)), 7, strength_labels(values), labels, scale=2,
+    save_image(labelled_grid(G.render(LatentCode.cat(rows)), 7, strength_labels(values), labels, scale=2,
                              title="hair_color boundary applied to coarse vs fine layers only"),
                docs / "semantics_edit_layers.png")
     values = [-3, -2, -1, 0, 1, 2, 3]
-    one = FG.sample(1, seed=0)
+    one = G.sample(1, seed=0)
     grid = LatentCode.cat([move(one, d, values) for d in sefa_dirs])
-    save_image(labelled_grid(FG.render(grid), 7, strength_labels(values),
+    save_image(labelled_grid(G.render(grid), 7, strength_labels(values),
                              [f"{d.name[:6]} {d.metrics['autolabel']} {d.metrics['label_r']:+.2f}" for d in sefa_dirs],
                              scale=2, title="SeFa top-10 (all layers) with auto-labels"), docs / "semantics_sefa.png")
     written += ["semantics_edit_smile.png", "semantics_edit_conditional.png", "semantics_edit_layers.png",
@@ -313,7 +291,7 @@ def main() -> None:
         print(f"[{timing[name]:7.1f} s] {name}", flush=True)
 
     G = ganlens.load(args.model).eval()
-    FG = FastGenerator(G, args.precision)
+    G.precision = args.precision  # every render and score below synthesises at this precision
     scorer = load_scorer("synthfaces64")
     cand = CandidateScorer(scorer)
     result: dict = {"model": G.name, "model_training": (G.provenance.get("training") or {}).get("kimg"),
@@ -323,11 +301,11 @@ def main() -> None:
 
     t0 = time.time()
     if args.precision == "bf16":
-        result["bf16_vs_fp32"] = precision_check(G, FG, scorer)
+        result["bf16_vs_fp32"] = precision_check(G, scorer)
     lap("precision check", t0)
 
     t0 = time.time()
-    sep, dirs, ent = separability(FG, cand, n["fit"], seed=0)
+    sep, dirs, ent = separability(G, cand, n["fit"], seed=0)
     real = [f.name for f in FACTORS]
     result["1_separability"] = {
         "num_samples": n["fit"], "ratios": list(RATIOS), "downstream_ratio": USE_RATIO, "split": 0.7, "C": 1.0,
@@ -345,7 +323,7 @@ def main() -> None:
     lap("1 separability (W, Z)", t0)
 
     t0 = time.time()
-    rep = measure_edits(FG, [dirs["w"][a] for a in real], scorer, strengths=[3.0], num_samples=n["success"], seed=1)
+    rep = measure_edits(G, [dirs["w"][a] for a in real], scorer, strengths=[3.0], num_samples=n["success"], seed=1)
     succ = rep.success(3.0)
     result["2_edit_success"] = {"strength": 3.0, "num_samples": n["success"], "success": succ,
                                 "passes": sum(v >= 0.95 for v in succ.values()), "of": len(real),
@@ -358,7 +336,7 @@ def main() -> None:
     lap("2 edit success + leakage", t0)
 
     t0 = time.time()
-    cond = conditional(FG, dirs, scorer, n["conditional"], seed=4)
+    cond = conditional(G, dirs, scorer, n["conditional"], seed=4)
     result["3_conditional"] = {"strength": 3.0, "num_samples": n["conditional"], "pairs": cond}
     keys = list(cond)
     save_image(bar_panels(keys, {
@@ -371,7 +349,7 @@ def main() -> None:
     lap("3 conditional", t0)
 
     t0 = time.time()
-    hier, lw = hierarchy(FG, dirs["w"], scorer, n["layers"], seed=5)
+    hier, lw = hierarchy(G, dirs["w"], scorer, n["layers"], seed=5)
     result["4_hierarchy"] = hier
     save_image(heatmap(lw.relative(), [f"{a} ({LEVELS[a]})" for a in lw.directions], lw.groups, vmin=0, vmax=1,
                        highlight_max=True, title="re-scoring delta when moving one resolution group (row-normalised)"),
@@ -379,7 +357,7 @@ def main() -> None:
     lap("4 hierarchy", t0)
 
     t0 = time.time()
-    rs = rescoring(FG, dirs["w"], sep, cand, n["rescore"], seed=3)
+    rs = rescoring(G, dirs["w"], sep, cand, n["rescore"], seed=3)
     result["5_rescoring"] = rs
     order = rs["rankings"]["corrected"]
     save_image(bar_panels(order, {
@@ -392,7 +370,7 @@ def main() -> None:
     lap("5 re-scoring vs SVM", t0)
 
     t0 = time.time()
-    disc, sefa_dirs, gs_dirs = discovery(FG, G, scorer, n["label"], n["pca"])
+    disc, sefa_dirs, gs_dirs = discovery(G, scorer, n["label"], n["pca"])
     result["6_discovery"] = disc
     rows = [f"{d.name} {d.metrics['autolabel']}" for d in sefa_dirs + gs_dirs]
     mat = np.array([[d.metrics["correlations"][a] for a in real] for d in sefa_dirs + gs_dirs])
@@ -402,12 +380,12 @@ def main() -> None:
     lap("6 SeFa / GANSpace + auto-labels", t0)
 
     t0 = time.time()
-    result["distance_effect"] = {sp: distance_effect(FG, dirs[sp]["smile"], scorer, num_samples=n["distance"],
+    result["distance_effect"] = {sp: distance_effect(G, dirs[sp]["smile"], scorer, num_samples=n["distance"],
                                                      seed=7).to_dict() for sp in ("w", "z")}
     lap("distance effect", t0)
 
     t0 = time.time()
-    result["docs"] = example_grids(FG, dirs, sefa_dirs, docs) + [
+    result["docs"] = example_grids(G, dirs, sefa_dirs, docs) + [
         "semantics_separability.png", "semantics_leakage.png", "semantics_conditional.png", "semantics_layers.png", "semantics_rescoring.png",
         "semantics_discovery.png"]
     lap("example grids", t0)

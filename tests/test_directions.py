@@ -209,6 +209,10 @@ def test_score_batches_match_direct_scoring(G):
     assert res.info("bright").kind == "binary"
     with pytest.raises(GanlensError, match="no scores for attribute 'nope'"):
         res["nope"]
+    fast = score(G, 10, make_scorer(), seed=4, batch_size=3, precision="bf16")
+    bf16 = image_stats(G.render(G.sample(10, seed=4), precision="bf16", batch_size=3))
+    assert np.allclose(fast["brightness"], bf16["brightness"], atol=1e-5)
+    assert not np.allclose(fast["brightness"], direct["brightness"], atol=1e-5)  # really bf16
 
 
 def test_resolve_scorer_accepts_functions_factories_and_files(tmp_path):

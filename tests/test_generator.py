@@ -277,3 +277,7 @@ def test_bf16_render_is_close_to_fp32():
     assert np.abs(a - b).mean() < 3 and not np.array_equal(a, b)  # really computed in bf16, still the same picture
     with pytest.raises(ValueError, match="precision"):
         G.render(code, precision="fp8")
+    # The generator's own precision is the default of render / synthesize; an explicit argument wins.
+    G.precision = "bf16"
+    assert np.array_equal(G.render(code), b) and np.array_equal(G.render(code, precision="fp32"), a)
+    assert G.synthesize(code).dtype == torch.float32

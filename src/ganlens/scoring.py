@@ -147,6 +147,7 @@ def score(
     batch_size: int = 64,
     noise_mode: str = "const",
     progress: bool = False,
+    precision: str | None = None,
 ) -> ScoredCodes:
     """Synthesise and score codes in batches.
 
@@ -160,6 +161,7 @@ def score(
         batch_size: images synthesised and scored at once.
         noise_mode: the generator's noise mode.
         progress: show a tqdm bar.
+        precision: synthesis precision, 'fp32' or 'bf16' (see `Generator.synthesize`; None: the generator's).
     Returns:
         ScoredCodes with scores for every attribute of the scorer.
     """
@@ -177,7 +179,7 @@ def score(
         for start in range(0, len(codes), batch_size):
             chunk = codes[start : start + batch_size]
             # Score the picture a user sees: generator output clipped to the image range, as in `G.render`.
-            images = G.synthesize(chunk, noise_mode=noise_mode, batch_size=batch_size).clamp(-1, 1)
+            images = G.synthesize(chunk, noise_mode=noise_mode, batch_size=batch_size, precision=precision).clamp(-1, 1)
             parts.append(scorer(images))
             bar.update(len(chunk))
     scores = {a: np.concatenate([p[a] for p in parts]).astype(np.float32) for a in scorer.names}

@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PIL import Image
@@ -27,6 +27,9 @@ from ..io.files import atomic_write_bytes
 from ..io.images import load_image, make_grid, save_image
 from ..metrics.quality import fidelity
 from ..models.stylegan2 import Generator
+
+if TYPE_CHECKING:
+    from .pti import PTIConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
 METHODS = ("optim", "encoder", "hybrid", "pti")
@@ -120,7 +123,7 @@ def load_for_inversion(path: Path, resolution: int) -> tuple[np.ndarray, str]:
 PTI_OPTIONS = {"lr": "tune_lr", "perceptual": "perceptual", "early_stop": "early_stop"}
 
 
-def pti_config(steps: int | None, overrides: dict) -> "PTIConfig":
+def pti_config(steps: int | None, overrides: dict) -> PTIConfig:
     """PTIConfig from the runner's options: steps and lr are the tuning's, perceptual its loss weight."""
     from .pti import PTIConfig
 

@@ -31,6 +31,7 @@ from ..latents import LatentCode
 from ..models import load
 from ..models.stylegan2 import Generator
 from ..scorers import Scorer, load_scorer
+from ..scoring import score
 from .html import Report, Section
 
 
@@ -147,12 +148,8 @@ def section_boundaries(ctx: DemoContext, report: Report, s: Section) -> None:
                        "measured when they were fitted (InterFaceGAN recipe, linear SVM in W).")
         source = "shipped"
     else:
-        codes = G.sample(n, seed=4242)
-        scores: dict[str, list[np.ndarray]] = {}
-        for i in range(0, n, 250):
-            for k, v in scorer(G.render(codes[i:i + 250], precision="bf16")).items():
-                scores.setdefault(k, []).append(v)
-        sc = {k: np.concatenate(v) for k, v in scores.items()}
+        scored = score(G, n, scorer, seed=4242, batch_size=250, precision="bf16")
+        codes, sc = scored.codes, scored.scores
         w = codes.tensor.numpy().astype(np.float64)
         for name in scorer.names:
             d = fit_boundary(codes, sc[name], attribute=name, ratio=0.05, binary=scorer.info(name).kind == "binary",
