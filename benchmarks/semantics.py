@@ -161,8 +161,20 @@ def conditional(G, dirs: dict, scorer, k: int, seed: int) -> dict:
             row["target_kept"] = row["target_change_conditioned"] / row["target_change_plain"]
             row["condition_cut"] = 1 - abs(row["condition_change_conditioned"]) / max(abs(row["condition_change_plain"]), 1e-12)
             row["pass"] = row["target_kept"] >= 0.9 and row["condition_cut"] >= 0.5
+            row["verdict"] = conditional_verdict(row)
             out[f"{space}:{target}|{cond}"] = row
     return out
+
+
+NOTHING_TO_CUT = 0.1  # spreads of the conditioned attribute
+
+
+def conditional_verdict(row: dict) -> str:
+    """'pass' / 'fail' by the bar, or 'nothing to cut' when the plain edit moved the conditioned attribute by less
+    than NOTHING_TO_CUT of its spread: the cut ratio is then a ratio of two noise-sized numbers."""
+    if abs(row["condition_change_plain_over_std"]) < NOTHING_TO_CUT:
+        return "nothing to cut"
+    return "pass" if row["pass"] else "fail"
 
 
 def hierarchy(G, dirs_w: dict, scorer, k: int, seed: int) -> tuple[dict, object]:
@@ -337,7 +349,9 @@ def main() -> None:
 
     t0 = time.time()
     cond = conditional(G, dirs, scorer, n["conditional"], seed=4)
-    result["3_conditional"] = {"strength": 3.0, "num_samples": n["conditional"], "pairs": cond}
+    result["3_conditional"] = {"strength": 3.0, "num_samples": n["conditional"], "pairs": cond,
+                               "verdicts": {k: r["verdict"] for k, r in cond.items()},
+                               "nothing_to_cut_below_spreads": NOTHING_TO_CUT}
     keys = list(cond)
     save_image(bar_panels(keys, {
         "target change plain": [cond[k]["target_change_plain"] for k in keys],
