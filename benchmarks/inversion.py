@@ -304,10 +304,13 @@ def part_edit(G, sets, args, doc) -> None:
         "target": "W+ and PTI codes edit with success >= 85 %",
         "pass": all(out[k]["success"] >= 0.85 for k in ("optim/w+", "pti/w") if k in out),
     }
-    # Figure: one render per method row, smile −/0/+.
+    # Figure: the first render per method row, smile −/0/+ (rows from an earlier run of another --n would show
+    # another render: left out).
     rows = []
     k = dist / dirs["smile"].scale
     for code, gens in candidates.values():
+        if len(code) != len(imgs):
+            continue
         rows.append((gens[0] if gens else G).render(move(code[:1], dirs["smile"], [-k, 0, k], num_ws=G.num_ws)))
     save_image(make_grid(np.concatenate(rows), ncols=3), ROOT / "docs" / "inversion_edits.png", scale=2)
 
