@@ -28,6 +28,7 @@ from ganlens.invert import (
     PTIConfig, apply_delta, invert_hybrid, invert_pti, latent_error, load_delta, load_encoder, project, save_delta,
 )
 from ganlens.io import make_grid, save_image
+from ganlens.io.files import atomic_write_bytes
 from ganlens.metrics.quality import fidelity, psnr
 from ganlens.synthdata import render_batch, sample_factors
 
@@ -59,10 +60,7 @@ def datasets(G, n: int, data_seed: int, sample_seed: int) -> dict[str, tuple[np.
 
 def write_doc(out: Path, doc: dict) -> None:
     """Write the results JSON atomically (a kill mid-write leaves the previous file)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str))
-    tmp.replace(out)
+    atomic_write_bytes(out, json.dumps(doc, indent=2, default=str).encode())
 
 
 def part_table(G, sets, args, doc) -> None:
@@ -71,7 +69,6 @@ def part_table(G, sets, args, doc) -> None:
     enc = load_encoder(G.name)
     table: dict[str, dict] = {}
     doc["table"] = table  # rows are written as they finish: no stale rows beside them
-    doc.setdefault("part_images_per_set", {})["table"] = args.n
     for set_name, (imgs, true) in sets.items():
         rows = table.setdefault(set_name, {})
 
@@ -414,11 +411,11 @@ def main() -> None:
              "figure": lambda G, s, a, d: figure(G, s, a)}
     for name in args.parts.split(","):
         t0 = time.perf_counter()
-        parts[name](G, sets, args, doc)
-        doc.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
-        doc.setdefault("part_images_per_set", {})[name] = args.n  # parts may come from runs of different --n
+        # Parts may come from runs of different --n; set before the part runs, so rows it writes early are labelled.
         doc.setdefault("part_setup", {})[name] = {k: doc["setup"][k] for k in (
             "images_per_set", "optim_steps", "pti_pivot_steps", "threads", "batch", "load_average_at_start", "date")}
+        parts[name](G, sets, args, doc)
+        doc.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
         write_doc(out, doc)
         print(f"[{name}] done in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 
