@@ -40,7 +40,7 @@ from ganlens.control import (
 )
 from ganlens.directions.bundled import load_bundled
 from ganlens.edit import labelled_grid
-from ganlens.io import save_image, to_uint8
+from ganlens.io import atomic_write_json, save_image, to_uint8
 from ganlens.metrics.fid import frechet_distance
 from ganlens.scorers import load_scorer
 from ganlens.synthdata import FACTORS, render_batch, sample_factors
@@ -210,7 +210,7 @@ def main() -> None:
     result["summary"] = summary
     result["wall_time_s"] = round(time.time() - t_start, 1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(args.out, result)
     print(json.dumps(summary, indent=2))
     figures(Path(args.figures), result, controls, args.quick)
     print(f"done in {time.time() - t_start:.0f} s")

@@ -28,7 +28,7 @@ from ganlens.invert import (
     PTIConfig, apply_delta, invert_hybrid, invert_pti, latent_error, load_delta, load_encoder, project, save_delta,
 )
 from ganlens.io import make_grid, save_image
-from ganlens.io.files import atomic_write_bytes
+from ganlens.io.files import atomic_write_json
 from ganlens.metrics.quality import fidelity, psnr
 from ganlens.synthdata import render_batch, sample_factors
 
@@ -60,7 +60,7 @@ def datasets(G, n: int, data_seed: int, sample_seed: int) -> dict[str, tuple[np.
 
 def write_doc(out: Path, doc: dict) -> None:
     """Write the results JSON atomically (a kill mid-write leaves the previous file)."""
-    atomic_write_bytes(out, json.dumps(doc, indent=2, default=str).encode())
+    atomic_write_json(out, doc)
 
 
 def part_table(G, sets, args, doc) -> None:
@@ -401,9 +401,10 @@ def main() -> None:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "torch": torch.__version__,
         "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
         "batch": args.batch,
-        "note": ("The issue asks for 200 renders + 200 samples; at 16-45 ms per image-step on 2 CPU cores "
-                 "(results/invert_speed-cpu.json; PTI's tuning, one image at a time, is the slowest) that is hours, "
-                 "so each set has --n images. 'part_setup' records the settings each part last ran with."),
+        "note": ("Each set has --n images (the issue asks for 200 renders + 200 samples; at 16-45 ms per image-step "
+                 "on 2 CPU cores, results/invert_speed-cpu.json, that table takes about 2.5 hours, PTI's one-image-"
+                 "at-a-time tuning the slowest part). Parts can come from runs of different --n: 'part_setup' "
+                 "records the settings each part last ran with."),
     }
     parts = {"table": part_table, "targets": part_targets, "pti_full": part_pti_full, "nvidia": part_nvidia,
              "wplus_long": part_wplus_long, "pti_sharp": part_pti_sharp,

@@ -22,7 +22,7 @@ import torch
 
 import ganlens
 from ganlens.invert import PTIConfig, invert_pti, project
-from ganlens.io.files import atomic_write_bytes
+from ganlens.io.files import atomic_write_json
 from ganlens.models import load_generator
 from ganlens.models.registry import ASSETS
 
@@ -80,7 +80,7 @@ def main() -> None:
     doc["fastest"] = {name: {"layout": lay, "batch": int(b), "ms": v} for name, (lay, b, v) in best.items()}
     doc["speedup_vs_nchw_batch16"] = {name: round(doc["project"][name]["nchw"]["16"] / best[name][2], 2)
                                       for name in best if "16" in doc["project"][name]["nchw"]}
-    out = atomic_write_bytes(args.out, (json.dumps(doc, indent=1) + "\n").encode())
+    out = atomic_write_json(args.out, doc, indent=1)
     print(json.dumps(doc["fastest"]), doc["speedup_vs_nchw_batch16"])
     print("wrote", out)
 

@@ -19,7 +19,7 @@ import torch
 from scipy.stats import wasserstein_distance
 
 import ganlens
-from ganlens.io import make_grid, save_image
+from ganlens.io import atomic_write_json, make_grid, save_image
 from ganlens.synthdata import FACTORS, render_batch, sample_factors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def main() -> None:
         result["coverage_command"] = f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts coverage"
     result["seconds_last_run"] = round(time.time() - t0, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
+    atomic_write_json(out, result)
 
 
 def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarray, result: dict) -> None:

@@ -19,7 +19,6 @@ how far bf16 scores move from fp32 ones and reports it. --precision fp32 runs ev
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 import zlib
@@ -34,9 +33,8 @@ from ganlens import LatentCode
 from ganlens.analysis import cosine_matrix, distance_effect, layerwise, measure_edits, score_correlation
 from ganlens.analysis.plots import bar_panels, heatmap
 from ganlens.directions import autolabel, fit_boundary, ganspace, sefa
-from ganlens.directions.direction import json_default
 from ganlens.edit import labelled_grid, move, resolution_groups, strength_labels
-from ganlens.io import save_image
+from ganlens.io import atomic_write_json, save_image
 from ganlens.scorers import AttributeInfo, Scorer, load_scorer
 from ganlens.scoring import score
 from ganlens.synthdata import FACTORS
@@ -408,7 +406,7 @@ def main() -> None:
     result["timing_s"] = timing
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=json_default) + "\n")
+    atomic_write_json(out, result)
     print(f"wrote {out} in {timing['total']:.0f} s")
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import tempfile
 from pathlib import Path
 
 import torch
 
+from ganlens.io import atomic_write_json
 from ganlens.scorers.predictor import BUNDLED, save_predictor
 from ganlens.synthdata import build_dataset, load_dataset
 from ganlens.training.predictor import train_predictor
@@ -45,7 +45,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_predictor(scorer.model, scorer.attributes, metrics, args.out)
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(metrics, indent=2))
+    atomic_write_json(args.results, metrics)
     for k, v in metrics["held_out"].items():
         print(f"{k:12s} {v}")
     print({k: v for k, v in metrics.items() if k != "held_out"})

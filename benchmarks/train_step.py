@@ -10,13 +10,13 @@ random weights and random "real" images; the numbers are milliseconds per call a
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
 
 import torch
 
+from ganlens.io import atomic_write_json
 from ganlens.training.gan import (
     TrainConfig, build_networks, device_name, discriminator_loss, generator_loss, r1_penalty,
 )
@@ -83,7 +83,7 @@ def main() -> None:
     print(f"-> about {rate:.3f} kimg/s = {rate * 3600:.0f} kimg/h (bf16, R1 every 16 steps)")
     out = Path(args.out or ROOT / "results" / f"train_step-{dev.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    atomic_write_json(out, result)
 
 
 if __name__ == "__main__":

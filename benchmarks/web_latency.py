@@ -16,7 +16,6 @@ machine's load average is recorded: the numbers are only comparable at similar l
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -31,7 +30,7 @@ import httpx
 import numpy as np
 import torch
 
-from ganlens.io.files import atomic_write_bytes
+from ganlens.io.files import atomic_write_json
 from ganlens.web import Studio, create_app
 from ganlens.web.studio import encode_png
 
@@ -170,9 +169,7 @@ def main() -> None:
         "target": "median server_handler <= 50 ms",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    buf = io.StringIO()
-    json.dump(doc, buf, indent=2)
-    atomic_write_bytes(args.out, (buf.getvalue() + "\n").encode())
+    atomic_write_json(args.out, doc)
     print(json.dumps({k: doc[k] for k in ("server_handler", "round_trip_loopback", "parts", "burst", "machine")},
                      indent=1))
 

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import ganlens
-from ganlens import LatentCode, LatentError
+from ganlens import LatentError
 from ganlens.edit.mix import crossover, mix_grid
 from ganlens.edit.morph import arithmetic, interpolate, pingpong
 from ganlens.io.video import save_animation

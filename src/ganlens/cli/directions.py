@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,13 +15,6 @@ scorer_option = click.option(
 )
 batch_option = click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096),
                             help="Images synthesised and scored at once.")
-
-
-def _echo_json(path: Path, doc: dict) -> None:
-    from ..io import atomic_write_bytes
-    from ..directions.direction import json_default
-
-    atomic_write_bytes(path, (json.dumps(doc, indent=2, default=json_default) + "\n").encode())
 
 
 @click.command(context_settings=CONTEXT)
@@ -280,7 +272,7 @@ def discover(model, method, layers, num, samples, components, seed, scorer, labe
     from .. import LatentCode, load
     from ..directions import autolabel, ganspace, sefa
     from ..edit import labelled_grid, move, parse_strengths, strength_labels
-    from ..io import check_output_path, save_image
+    from ..io import atomic_write_json, check_output_path, save_image
 
     G = load(model, device=device)
     if method == "sefa":
@@ -310,7 +302,7 @@ def discover(model, method, layers, num, samples, components, seed, scorer, labe
         extra = f"  -> {d.metrics['autolabel']} (r {d.metrics['label_r']:+.2f})" if "autolabel" in d.metrics else ""
         key = "eigenvalue" if method == "sefa" else "sigma"
         click.echo(f"{d.name:16s} {key} {d.metrics[key]:.4g}{extra}")
-    _echo_json(out / "summary.json", {"method": method, "model": G.name, "layers": layers, "directions": summary})
+    atomic_write_json(out / "summary.json", {"method": method, "model": G.name, "layers": layers, "directions": summary})
     click.echo(f"wrote {len(found)} directions, summary.json and preview.png to {out}")
 
 
@@ -353,7 +345,7 @@ def analyze(model, scorer, directions_dir, samples, strength, seed, null_num, la
     from ..analysis.plots import bar_panels, heatmap
     from ..directions import load_directions
     from ..edit import presets
-    from ..io import check_output_path, save_image
+    from ..io import atomic_write_json, check_output_path, save_image
     from ..scoring import resolve_scorer
 
     G = load(model, device=device)
@@ -403,7 +395,7 @@ def analyze(model, scorer, directions_dir, samples, strength, seed, null_num, la
         doc["distance"] = [distance_effect(G, d, sc, num_samples=min(samples, 200), seed=seed,
                                            batch_size=batch_size).to_dict()
                            for i, d in enumerate(dirs) if report.has_target(i)]
-    _echo_json(out / "analysis.json", doc)
+    atomic_write_json(out / "analysis.json", doc)
     for name, v in delta.items():
         click.echo(f"{name:16s} delta {v:.4f}  raised {report.success(strength)[name]:.3f}")
     click.echo(f"wrote analysis.json and heat-maps to {out}")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GanlensError
-from ..io.files import atomic_write_bytes
+from ..io.files import atomic_write_bytes, json_default
 
 SPACES = ("z", "w", "w+")
 FORMAT = "ganlens.Direction"
@@ -217,14 +217,3 @@ def load_directions(folder: str | Path) -> list[Direction]:
     if not files:
         raise GanlensError(f"no direction files (*.npz) in {folder}")
     return [Direction.load(f) for f in files]
-
-
-def json_default(obj: object) -> object:
-    """`json.dumps(default=...)` for NumPy scalars and arrays, tuples, and anything else as its str."""
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    return str(obj)

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import GanlensError
-from ..io.files import atomic_write_bytes
+from ..io.files import atomic_write_bytes, atomic_write_json
 from ..io.images import load_image, make_grid, save_image
 from ..metrics.quality import fidelity
 from ..models.stylegan2 import Generator
@@ -265,7 +265,7 @@ def invert_images(
             doc = {"source": str(path), "model": G.name, "method": s.method, "space": code.space,
                    "noise": code.noise is not None, "seconds": round(per_image, 4), "metrics": m,
                    "settings": {k: v for k, v in s.__dict__.items() if k != "overrides"} | {"overrides": s.overrides}}
-            atomic_write_bytes(out / f"{name}.json", json.dumps(doc, indent=2, default=str).encode())  # last: done
+            atomic_write_json(out / f"{name}.json", doc)  # last: done
             rows[name] = {**m, "name": name, "source": str(path), "status": "done", "method": s.method,
                           "space": code.space, "seconds": round(per_image, 4)}
         bar.update(len(batch_imgs))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import GanlensError
 
@@ -23,6 +26,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def json_default(obj: object) -> object:
+    """`json.dumps(default=...)` for NumPy scalars and arrays, tuples, and anything else as its str."""
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    return str(obj)
+
+
+def atomic_write_json(path: str | Path, doc: object, indent: int | None = 2) -> Path:
+    """Write `doc` as JSON (NumPy values converted, a trailing newline) atomically, like `atomic_write_bytes`."""
+    return atomic_write_bytes(path, (json.dumps(doc, indent=indent, default=json_default) + "\n").encode())
 
 
 def _umask() -> int:

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import CheckpointError, UnknownModelError
-from ..io.files import atomic_write_bytes
+from ..io.files import atomic_write_bytes, atomic_write_json
 from .base import AttributeInfo, Scorer, to_unit_float
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -87,7 +87,7 @@ def save_predictor(model: AttributePredictor, attributes: tuple[AttributeInfo, .
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
     atomic_write_bytes(stem.with_suffix(".safetensors"), tmp.read_bytes())
     tmp.unlink()
-    atomic_write_bytes(stem.with_suffix(".json"), json.dumps(doc, indent=2).encode())
+    atomic_write_json(stem.with_suffix(".json"), doc)
     return stem.with_suffix(".safetensors")
 
 

@@ -30,6 +30,7 @@ from ..control.contrastive import (
 from ..control.split_model import SplitGenerator, save_split_generator
 from ..directions.bundled import load_bundled
 from ..errors import GanlensError
+from ..io.files import atomic_write_json
 from ..io.images import make_grid, save_image, to_uint8
 from ..models.discriminator import Discriminator
 from ..models.registry import load
@@ -112,7 +113,7 @@ def train_control(cfg: ControlTrainConfig, progress: bool = True) -> Path:
     if state is not None:
         restore(state, G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
         step, elapsed_before = state["progress"]["step"], state["progress"]["elapsed_s"]
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    atomic_write_json(out / "config.json", asdict(cfg))
     rng = torch.Generator().manual_seed(cfg.seed * 100_003 + step)  # resumed runs draw fresh, reproducible batches
     torch.manual_seed(cfg.seed + step)
     sizes = G.subvector_sizes()

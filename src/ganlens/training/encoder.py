@@ -15,7 +15,6 @@ The result is written to `out/encoder.safetensors` with a JSON report beside it 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from tqdm import tqdm
 from ..errors import GanlensError
 from ..invert.encoder import Encoder, latent_error, save_encoder
 from ..invert.losses import ReconstructionLoss
-from ..io.files import atomic_write_bytes
+from ..io.files import atomic_write_json
 from ..io.images import from_uint8
 from ..metrics.quality import psnr
 from ..models.stylegan2 import Generator
@@ -231,5 +230,5 @@ def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
         "log": log,
     }
     path = save_encoder(enc, out / "encoder.safetensors", provenance={k: v for k, v in report.items() if k != "log"})
-    atomic_write_bytes(out / "encoder.json", json.dumps(report, indent=2).encode())
+    atomic_write_json(out / "encoder.json", report)
     return path

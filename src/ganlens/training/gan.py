@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import CheckpointError, GanlensError
+from ..io.files import atomic_write_json
 from ..io.images import make_grid, save_image, to_uint8
 from ..models.discriminator import Discriminator
 from ..models.native import save_generator
@@ -189,7 +190,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         torch.manual_seed(cfg.seed + step)
     elif cfg.init_generator:
         _init_from_generator(cfg.init_generator, G, G_ema)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    atomic_write_json(out / "config.json", asdict(cfg))
 
     grid_z = torch.from_numpy(np.random.default_rng(123).standard_normal((64, cfg.z_dim)).astype(np.float32)).to(device)
     total_nimg = int(cfg.total_kimg * 1000)
