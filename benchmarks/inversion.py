@@ -75,25 +75,29 @@ def part_table(G, sets, args, doc) -> None:
         def lat(code, true=true):
             return None if true is None else latent_error(code, true, G)
 
+        def finish(name: str, rows=rows, set_name=set_name) -> None:
+            print(set_name, name, rows[name], flush=True)
+            write_doc(Path(args.out), doc)  # an hour-long table keeps its finished rows
+
         for method, space, noise in OPTIM_ROWS:
             name = row_name(method, space, noise)
             res = project(G, imgs, "ganlens", space=space, noise=noise, steps=args.steps, batch_size=args.batch)
             res.code.save(WORK / f"{set_name}_{name.replace('/', '_')}.npz")
             rows[name] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code), steps=args.steps)
-            print(set_name, name, rows[name], flush=True)
-            write_doc(Path(args.out), doc)  # an hour-long table keeps its finished rows
+            finish(name)
         for it in (1, 3):
             t0 = time.perf_counter()
             code = enc.invert(imgs, G=G, iterations=it)
             dt = time.perf_counter() - t0
             code.save(WORK / f"{set_name}_encoder_{it}.npz")
-            rows[row_name("encoder", "w+", extra=f" ({it} pass{'es' if it > 1 else ''})")] = summarise(
-                imgs, G.render(code), dt, lat(code))
+            name = row_name("encoder", "w+", extra=f" ({it} pass{'es' if it > 1 else ''})")
+            rows[name] = summarise(imgs, G.render(code), dt, lat(code))
+            finish(name)
         res = invert_hybrid(G, imgs, encoder=enc, steps=args.steps // 3, batch_size=args.batch)
         res.code.save(WORK / f"{set_name}_hybrid.npz")
         rows[row_name("hybrid", "w+")] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code),
                                                    steps=args.steps // 3, encoder_passes=2)
-        print(set_name, "hybrid", rows[row_name("hybrid", "w+")], flush=True)
+        finish(row_name("hybrid", "w+"))
         if set_name in args.pti_sets:
             cfg = PTIConfig(pivot_steps=args.pti_pivot_steps, tune_steps=args.pti_tune_steps)
             res = invert_pti(G, imgs, cfg, batch_size=args.batch)
@@ -104,7 +108,7 @@ def part_table(G, sets, args, doc) -> None:
                 imgs, res.render(G), res.seconds, lat(res.code), pivot_steps=args.pti_pivot_steps,
                 tune_steps=res.tune_steps, pivot_psnr=round(float(psnr(imgs, G.render(res.code)).mean()), 2),
                 delta_kib=round((WORK / f"{set_name}_pti_0.safetensors").stat().st_size / 1024, 1))
-            print(set_name, "pti", rows[row_name("pti", "w")], flush=True)
+            finish(row_name("pti", "w"))
     r = table["renders"]
     order = [r[row_name("optim", s)]["psnr"] for s in ("z", "w", "w+")]
     doc["image2stylegan_claim"] = {

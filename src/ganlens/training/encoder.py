@@ -121,7 +121,7 @@ def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
     torch.manual_seed(cfg.seed)
     t_start = time.perf_counter()
     deadline = t_start + cfg.minutes * 60
-    G = load(cfg.model).eval().requires_grad_(False).to(memory_format=torch.channels_last)
+    G = load(cfg.model).eval().requires_grad_(False)  # CPU: load() hands it out channels-last
     if cfg.init:
         from ..invert.encoder import load_encoder
 
