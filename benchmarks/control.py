@@ -209,7 +209,6 @@ def main() -> None:
                         "mean_drift": round(float(np.mean([pa[a]["drift_mean_others"] for a in CONTROLLED])), 4)}
     result["summary"] = summary
     result["wall_time_s"] = round(time.time() - t_start, 1)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, result)
     print(json.dumps(summary, indent=2))
     figures(Path(args.figures), result, controls, args.quick)

@@ -27,8 +27,7 @@ from ganlens import LatentCode
 from ganlens.invert import (
     PTIConfig, apply_delta, invert_hybrid, invert_pti, latent_error, load_delta, load_encoder, project, save_delta,
 )
-from ganlens.io import make_grid, save_image
-from ganlens.io.files import atomic_write_json
+from ganlens.io import atomic_write_json, make_grid, save_image
 from ganlens.metrics.quality import fidelity, psnr
 from ganlens.synthdata import render_batch, sample_factors
 
@@ -58,11 +57,6 @@ def datasets(G, n: int, data_seed: int, sample_seed: int) -> dict[str, tuple[np.
     return {"renders": (renders, None), "samples": (G.render(true), true)}
 
 
-def write_doc(out: Path, doc: dict) -> None:
-    """Write the results JSON atomically (a kill mid-write leaves the previous file)."""
-    atomic_write_json(out, doc)
-
-
 def part_table(G, sets, args, doc) -> None:
     """Method x space on both sets; codes saved for later parts."""
     WORK.mkdir(parents=True, exist_ok=True)
@@ -77,7 +71,7 @@ def part_table(G, sets, args, doc) -> None:
 
         def finish(name: str, rows=rows, set_name=set_name) -> None:
             print(set_name, name, rows[name], flush=True)
-            write_doc(Path(args.out), doc)  # an hour-long table keeps its finished rows
+            atomic_write_json(args.out, doc)  # atomic, after every row: an hour-long table keeps its finished rows
 
         for method, space, noise in OPTIM_ROWS:
             name = row_name(method, space, noise)
@@ -421,7 +415,7 @@ def main() -> None:
             "images_per_set", "optim_steps", "pti_pivot_steps", "threads", "batch", "load_average_at_start", "date")}
         parts[name](G, sets, args, doc)
         doc.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
-        write_doc(out, doc)
+        atomic_write_json(out, doc)
         print(f"[{name}] done in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 
 

@@ -70,7 +70,6 @@ def main() -> None:
         coverage_part(G, fake, real, true_factors, result)
         result["coverage_command"] = f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts coverage"
     result["seconds_last_run"] = round(time.time() - t0, 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, result)
 
 

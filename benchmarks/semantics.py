@@ -405,7 +405,6 @@ def main() -> None:
     timing["total"] = round(time.time() - t_start, 1)
     result["timing_s"] = timing
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, result)
     print(f"wrote {out} in {timing['total']:.0f} s")
 

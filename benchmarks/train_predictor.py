@@ -44,7 +44,6 @@ def main() -> None:
                           f"--width {args.width} --device {args.device}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_predictor(scorer.model, scorer.attributes, metrics, args.out)
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.results, metrics)
     for k, v in metrics["held_out"].items():
         print(f"{k:12s} {v}")

@@ -82,7 +82,6 @@ def main() -> None:
     rate = result["kimg_per_s_bf16_lazy_r1_16"]
     print(f"-> about {rate:.3f} kimg/s = {rate * 3600:.0f} kimg/h (bf16, R1 every 16 steps)")
     out = Path(args.out or ROOT / "results" / f"train_step-{dev.type}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, result)
 
 
