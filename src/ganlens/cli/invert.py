@@ -21,8 +21,10 @@ from .train import train
 @click.option("--noise/--no-noise", default=None, help="Also optimise per-layer noise maps  [default: the preset's]")
 @click.option("--steps", type=click.IntRange(1, 100_000), default=None,
               help="Optimisation steps (pti: tuning steps)  [default: the method's: optim 300, hybrid 100, pti 350]")
-@click.option("--preset", type=click.Choice(["ganlens", "nvidia", "w+noise"]), default="ganlens", show_default=True,
-              help="Optimisation recipe; 'nvidia' is stylegan2-ada's projector (W, 1000 steps, noise maps).")
+@click.option("--preset", type=click.Choice(["ganlens", "editable", "nvidia", "w+noise"]), default="ganlens",
+              show_default=True,
+              help="Optimisation recipe; 'editable' is ganlens with --layer-reg 0.03 (W+ codes that still edit); "
+                   "'nvidia' is stylegan2-ada's projector (W, 1000 steps, noise maps).")
 @click.option("--lr", type=float, default=None,
               help="Peak learning rate (pti: the tuning's, default 3e-4)  [default: the preset's]")
 @click.option("--perceptual", type=float, default=None,
@@ -30,6 +32,8 @@ from .train import train
 @click.option("--optimizer", type=click.Choice(["adam", "lbfgs"]), default=None, help="[default: adam]")
 @click.option("--restarts", type=click.IntRange(1, 64), default=None, help="Random restarts per image (best kept).")
 @click.option("--pn-reg", type=float, default=None, help="Weight of the P_N-space regulariser (0: off).")
+@click.option("--layer-reg", type=float, default=None,
+              help="Weight of the W+ layer-spread penalty (e4e's keep-near-W; 0: off). More: edits better, fits less.")
 @click.option("--iterations", type=click.IntRange(1, 20), default=2, show_default=True,
               help="Encoder passes (1 = pSp single pass, more = ReStyle refinement) for encoder/hybrid.")
 @click.option("--encoder", default=None, help="Encoder weights (.safetensors)  [default: the model's bundled encoder]")
@@ -39,8 +43,8 @@ from .train import train
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads (default: torch's choice).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-image log lines.")
 @device_option
-def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, optimizer, restarts, pn_reg, iterations,
-           encoder, batch, out, threads, quiet, device) -> None:
+def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, optimizer, restarts, pn_reg, layer_reg,
+           iterations, encoder, batch, out, threads, quiet, device) -> None:
     """Invert images (files and/or folders) into the model's latent space.
 
     Per image: NAME.npz (latent), NAME.png (reconstruction), NAME_compare.png (target | reconstruction),
@@ -53,6 +57,7 @@ def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, o
       ganlens invert photos/ --model synthfaces64 --method hybrid --out inverted/
       ganlens invert face.png --method optim --space w+ --noise --steps 500 --out inv/
       ganlens invert face.png --method optim --preset nvidia --out inv_nvidia/
+      ganlens invert face.png --method optim --preset editable --out inv_edit/   # W+ codes that still edit
       ganlens invert face.png --method pti --lr 1e-3 --perceptual 0 --out inv_pti/   # sharpest PTI here
     """
     import torch
@@ -63,7 +68,7 @@ def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, o
     if threads:
         torch.set_num_threads(threads)
     overrides = {k: v for k, v in {"lr": lr, "perceptual": perceptual, "optimizer": optimizer, "restarts": restarts,
-                                   "pn_reg": pn_reg}.items() if v is not None}
+                                   "pn_reg": pn_reg, "layer_reg": layer_reg}.items() if v is not None}
     if method in ("encoder", "hybrid"):
         if method == "encoder" and (space not in (None, "w+") or noise or steps):
             raise click.BadParameter("the encoder predicts W+ codes in one pass: --space/--noise/--steps do not apply",

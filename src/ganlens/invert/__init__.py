@@ -15,7 +15,7 @@ from ..models.stylegan2 import Generator
 from .encoder import Encoder, latent_error, load_encoder, save_encoder
 from .hybrid import invert_hybrid
 from .losses import ReconstructionLoss, pixel_distance
-from .optimize import PRESETS, InversionResult, OptimConfig, PNSpace, preset, project
+from .optimize import PRESETS, InversionResult, OptimConfig, PNSpace, layer_spread, preset, project
 from .perceptual import LPIPS, MobileNetV2FeatureDistance, get_perceptual
 from .pti import PTIConfig, PTIResult, apply_delta, invert_pti, load_delta, save_delta
 from .runner import RunSettings, invert_images
@@ -56,6 +56,6 @@ def invert(G: Generator, images, method: str = "hybrid", **kwargs) -> LatentCode
 __all__ = [
     "LPIPS", "PRESETS", "Encoder", "InversionResult", "MobileNetV2FeatureDistance", "OptimConfig", "PNSpace",
     "PTIConfig", "PTIResult", "ReconstructionLoss", "RunSettings", "apply_delta", "get_perceptual", "invert",
-    "invert_hybrid", "invert_images", "invert_pti", "latent_error", "load_delta", "load_encoder", "pixel_distance",
-    "preset", "project", "save_delta", "save_encoder",
+    "invert_hybrid", "invert_images", "invert_pti", "latent_error", "layer_spread", "load_delta", "load_encoder",
+    "pixel_distance", "preset", "project", "save_delta", "save_encoder",
 ]

@@ -40,6 +40,8 @@ class OptimConfig:
             max(0, 1 − t/latent_noise_ramp)² (NVIDIA's exploration noise; 0 disables).
         noise_reg: weight of the multi-scale autocorrelation penalty on noise maps (keeps them noise-like).
         pn_reg: weight of the P_N-space norm penalty (keeps codes in distribution; see `PNSpace`).
+        layer_reg: weight of the layer-spread penalty of W+ codes (`layer_spread`): e4e's idea of keeping W+
+            codes near W, where the generator was trained and directions found in W still edit.
         mse, l1, perceptual, attribute: loss weights; perceptual_net 'mobilenet' or 'lpips'; perceptual_size the
             resolution the perceptual network sees (None: native).
         init: 'w_avg' or 'random' (a code given to `project` overrides it). restarts: independent starts per
@@ -64,6 +66,7 @@ class OptimConfig:
     latent_noise_ramp: float = 0.75
     noise_reg: float = 1e5
     pn_reg: float = 0.0
+    layer_reg: float = 0.0
     mse: float = 1.0
     l1: float = 0.0
     perceptual: float = 0.0
@@ -91,6 +94,8 @@ class OptimConfig:
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}"),
             (not (self.noise and self.space == "z"), "noise maps are optimised with W or W+ codes, not Z"),
+            (self.layer_reg >= 0, f"layer_reg must be >= 0, got {self.layer_reg}"),
+            (self.layer_reg == 0 or self.space == "w+", f"layer_reg penalises the layer spread of W+ codes; with space={self.space!r} set it to 0"),
             (0 <= self.lr_rampup < 1 and 0 <= self.lr_rampdown < 1, "lr_rampup and lr_rampdown are fractions in [0, 1)"),
         ]
         for ok, msg in checks:
@@ -112,6 +117,9 @@ PRESETS: dict[str, OptimConfig] = {
                           perceptual_size=256, w_avg_samples=10_000),
     # Image2StyleGAN++: W+ and noise maps together.
     "w+noise": OptimConfig(space="w+", noise=True, steps=300, lr=0.1, mse=1.0),
+    # ganlens with the layer-spread penalty: W+ codes that stay near W and still edit along W directions. On 200
+    # synthfaces64 renders: see docs/inversion.md (editability vs layer_reg).
+    "editable": OptimConfig(space="w+", steps=300, lr=0.1, mse=1.0, layer_reg=0.03),
     # PTI's pivot: a W projection of 450 steps, peak lr 0.01, w_avg from 600 samples, otherwise NVIDIA's recipe.
     "pti-pivot": OptimConfig(space="w", noise=True, steps=450, lr=0.01, latent_noise=0.05, noise_reg=1e5, mse=0.0,
                              perceptual=1.0, w_avg_samples=600),
@@ -119,7 +127,7 @@ PRESETS: dict[str, OptimConfig] = {
 
 
 def preset(name: str, **overrides) -> OptimConfig:
-    """A copy of a named preset ('ganlens', 'nvidia', 'w+noise', 'pti-pivot') with fields overridden."""
+    """A copy of a named preset ('ganlens', 'editable', 'nvidia', 'w+noise', 'pti-pivot') with fields overridden."""
     if name not in PRESETS:
         raise GanlensError(f"unknown inversion preset {name!r}; choose one of {sorted(PRESETS)}")
     unknown = set(overrides) - set(OptimConfig.__dataclass_fields__)
@@ -193,6 +201,12 @@ class PNSpace:
         """mean(v²) per code: w [N, w_dim] or [N, L, w_dim] → [N]."""
         v = self.to_pn(w)
         return v.square().reshape(v.shape[0], -1).mean(dim=1)
+
+
+def layer_spread(ws: torch.Tensor) -> torch.Tensor:
+    """Per code [N]: mean squared deviation of a W+ code's layers [N, L, w_dim] from their own mean (0 for a W code
+    broadcast to all layers). Penalising it is e4e's way of trading a little reconstruction for editability."""
+    return (ws - ws.mean(dim=1, keepdim=True)).square().mean(dim=(1, 2))
 
 
 def noise_regularizer(maps: list[torch.Tensor]) -> torch.Tensor:
@@ -319,6 +333,8 @@ def _optimize_chunk(G: Generator, target: Target, cfg: OptimConfig, loss_fn: Rec
             total = total + cfg.noise_reg * noise_regularizer(maps)
         if pn is not None and cfg.pn_reg > 0:
             total = total + cfg.pn_reg * pn.penalty(param if cfg.space != "z" else _to_ws(G, "z", param))
+        if cfg.layer_reg > 0:
+            total = total + cfg.layer_reg * layer_spread(param)
         return total.sum(), rec.detach()
 
     bar = tqdm(total=cfg.steps, disable=not progress, desc=desc, unit="step", leave=False)
