@@ -95,7 +95,8 @@ class OptimConfig:
             (self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}"),
             (not (self.noise and self.space == "z"), "noise maps are optimised with W or W+ codes, not Z"),
             (self.layer_reg >= 0, f"layer_reg must be >= 0, got {self.layer_reg}"),
-            (self.layer_reg == 0 or self.space == "w+", f"layer_reg penalises the layer spread of W+ codes; with space={self.space!r} set it to 0"),
+            (self.layer_reg == 0 or self.space == "w+",
+             f"layer_reg penalises the layer spread of W+ codes; with space={self.space!r} set it to 0"),
             (0 <= self.lr_rampup < 1 and 0 <= self.lr_rampdown < 1, "lr_rampup and lr_rampdown are fractions in [0, 1)"),
         ]
         for ok, msg in checks:
