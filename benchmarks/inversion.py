@@ -26,7 +26,8 @@ import torch
 import ganlens
 from ganlens import LatentCode
 from ganlens.invert import (
-    PTIConfig, apply_delta, invert_hybrid, invert_pti, latent_error, load_delta, load_encoder, project, save_delta,
+    PTIConfig, apply_delta, invert_hybrid, invert_pti, latent_error, layer_spread, load_delta, load_encoder, project,
+    save_delta,
 )
 from ganlens.io import atomic_write_json, make_grid, save_image
 from ganlens.metrics.quality import fidelity, psnr
@@ -320,8 +321,6 @@ def part_edit(G, sets, args, doc) -> None:
             pcode = LatentCode.load(WORK / f"{stem}.npz")
             gens = [apply_delta(G, load_delta(WORK / f"{stem}_{i}.safetensors")[0]) for i in range(len(pcode))]
             candidates[label] = (pcode, gens)
-    from ganlens.invert import layer_spread
-
     out: dict[str, dict] = {}
     for name, (code, gens) in candidates.items():
         out[name] = probe.measure(code, gens)
@@ -358,8 +357,6 @@ def part_edit(G, sets, args, doc) -> None:
 
 def part_layer_reg(G, sets, args, doc) -> None:
     """The distortion-editability trade-off of W+ optimisation: PSNR, layer spread and edit success vs layer_reg."""
-    from ganlens.invert import layer_spread
-
     probe = EditProbe(G, args)
     imgs, _ = sets["renders"]
     curve = {}
