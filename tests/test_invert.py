@@ -22,7 +22,8 @@ import ganlens
 from ganlens import GanlensError, LatentCode
 from ganlens.invert import (
     LPIPS, Encoder, MobileNetV2FeatureDistance, PNSpace, PTIConfig, RunSettings, apply_delta, invert, invert_hybrid,
-    invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project, save_delta, save_encoder,
+    invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project, pti_recipe,
+    save_delta, save_encoder,
 )
 from ganlens.invert.perceptual import VGG16Features
 from ganlens.metrics.quality import psnr
@@ -207,6 +208,20 @@ def test_pti_tunes_beyond_its_pivot_and_delta_roundtrips(G, targets, tmp_path):
 
 
 @mobilenet_installed
+def test_pti_default_recipe_fits_closer_than_the_papers_from_the_same_pivot(G, targets):
+    _, imgs = targets
+    assert pti_recipe() == PTIConfig()
+    with pytest.raises(GanlensError, match="unknown PTI recipe 'lpips'"):
+        pti_recipe("lpips")
+    fit = {}
+    for name in ("paper", "ganlens"):
+        res = invert_pti(G, imgs[:1], pti_recipe(name, pivot_steps=15, tune_steps=30))
+        fit[name] = (float(psnr(imgs[:1], G.render(res.code))[0]), float(psnr(imgs[:1], res.render(G))[0]))
+    assert fit["paper"][0] == fit["ganlens"][0]  # the pivot does not depend on the recipe
+    assert fit["ganlens"][1] > fit["paper"][1] > fit["paper"][0]
+
+
+@mobilenet_installed
 def test_mobilenet_distance_orders_corruptions():
     torch.manual_seed(0)
     d = MobileNetV2FeatureDistance()
@@ -341,6 +356,9 @@ def test_cli_invert_with_an_encoder(tmp_path, tiny_encoder, G):
     bad = runner.invoke(cli, ["invert", str(src), "--model", "random-tiny", "--method", "encoder", "--steps", "5",
                               "--out", str(out)])
     assert bad.exit_code != 0 and "do not apply" in bad.output
+    bad = runner.invoke(cli, ["invert", str(src), "--model", "random-tiny", "--method", "optim", "--pti-recipe", "paper",
+                              "--out", str(out)])
+    assert bad.exit_code != 0 and "--method pti only" in bad.output
 
 
 def test_train_encoder_end_to_end(tmp_path):
@@ -359,7 +377,9 @@ def test_pti_run_settings_map_tuning_options_and_refuse_the_rest():
 
     cfg = pti_config(120, {"lr": 1e-3, "perceptual": 0.0})
     assert (cfg.tune_steps, cfg.tune_lr, cfg.perceptual) == (120, 1e-3, 0.0)
-    assert pti_config(None, {}).tune_steps == PTIConfig().tune_steps
+    assert pti_config(None, {}) == PTIConfig()
+    paper = pti_config(None, {"recipe": "paper", "lr": 5e-4})
+    assert (paper.tune_lr, paper.perceptual, paper.early_stop) == (5e-4, 1.0, 0.06)
     with pytest.raises(GanlensError, match="optimizer"):
         RunSettings(method="pti", overrides={"optimizer": "lbfgs"}).validate()
     with pytest.raises(GanlensError, match="pivots in W"):

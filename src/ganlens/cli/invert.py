@@ -25,10 +25,13 @@ from .train import train
               show_default=True,
               help="Optimisation recipe; 'editable' is ganlens with --layer-reg 0.03 (W+ codes that still edit); "
                    "'nvidia' is stylegan2-ada's projector (W, 1000 steps, noise maps).")
+@click.option("--pti-recipe", type=click.Choice(["ganlens", "paper", "pixel"]), default=None,
+              help="PTI tuning recipe: ganlens (lr 1e-3, perceptual weight 0.1), paper (Roich et al.: lr 3e-4, "
+                   "weight 1, early stop), pixel (MSE only, lr 1e-3)  [default: ganlens]")
 @click.option("--lr", type=float, default=None,
-              help="Peak learning rate (pti: the tuning's, default 3e-4)  [default: the preset's]")
+              help="Peak learning rate (pti: the tuning's)  [default: the preset's or recipe's]")
 @click.option("--perceptual", type=float, default=None,
-              help="Weight of the perceptual term (pti: in the tuning loss, default 1)  [default: the preset's]")
+              help="Weight of the perceptual term (pti: in the tuning loss)  [default: the preset's or recipe's]")
 @click.option("--optimizer", type=click.Choice(["adam", "lbfgs"]), default=None, help="[default: adam]")
 @click.option("--restarts", type=click.IntRange(1, 64), default=None, help="Random restarts per image (best kept).")
 @click.option("--pn-reg", type=float, default=None, help="Weight of the P_N-space regulariser (0: off).")
@@ -43,7 +46,7 @@ from .train import train
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads (default: torch's choice).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-image log lines.")
 @device_option
-def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, optimizer, restarts, pn_reg, layer_reg,
+def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, perceptual, optimizer, restarts, pn_reg, layer_reg,
            iterations, encoder, batch, out, threads, quiet, device) -> None:
     """Invert images (files and/or folders) into the model's latent space.
 
@@ -58,7 +61,8 @@ def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, o
       ganlens invert face.png --method optim --space w+ --noise --steps 500 --out inv/
       ganlens invert face.png --method optim --preset nvidia --out inv_nvidia/
       ganlens invert face.png --method optim --preset editable --out inv_edit/   # W+ codes that still edit
-      ganlens invert face.png --method pti --lr 1e-3 --perceptual 0 --out inv_pti/   # sharpest PTI here
+      ganlens invert face.png --method pti --out inv_pti/
+      ganlens invert face.png --method pti --pti-recipe pixel --out inv_pti/   # sharpest PTI here
     """
     import torch
 
@@ -69,6 +73,10 @@ def invert(inputs, model, method, space, noise, steps, preset, lr, perceptual, o
         torch.set_num_threads(threads)
     overrides = {k: v for k, v in {"lr": lr, "perceptual": perceptual, "optimizer": optimizer, "restarts": restarts,
                                    "pn_reg": pn_reg, "layer_reg": layer_reg}.items() if v is not None}
+    if pti_recipe is not None:
+        if method != "pti":
+            raise click.BadParameter("--pti-recipe applies to --method pti only", param_hint="--pti-recipe")
+        overrides["recipe"] = pti_recipe
     if method in ("encoder", "hybrid"):
         if method == "encoder" and (space not in (None, "w+") or noise or steps):
             raise click.BadParameter("the encoder predicts W+ codes in one pass: --space/--noise/--steps do not apply",

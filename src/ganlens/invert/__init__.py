@@ -17,7 +17,7 @@ from .hybrid import invert_hybrid
 from .losses import ReconstructionLoss, pixel_distance
 from .optimize import PRESETS, InversionResult, OptimConfig, PNSpace, layer_spread, preset, project
 from .perceptual import LPIPS, MobileNetV2FeatureDistance, get_perceptual
-from .pti import PTIConfig, PTIResult, apply_delta, invert_pti, load_delta, save_delta
+from .pti import PTI_RECIPES, PTIConfig, PTIResult, apply_delta, invert_pti, load_delta, pti_recipe, save_delta
 from .runner import RunSettings, invert_images
 
 
@@ -55,7 +55,7 @@ def invert(G: Generator, images, method: str = "hybrid", **kwargs) -> LatentCode
 
 __all__ = [
     "LPIPS", "PRESETS", "Encoder", "InversionResult", "MobileNetV2FeatureDistance", "OptimConfig", "PNSpace",
-    "PTIConfig", "PTIResult", "ReconstructionLoss", "RunSettings", "apply_delta", "get_perceptual", "invert",
+    "PTIConfig", "PTIResult", "PTI_RECIPES", "pti_recipe", "ReconstructionLoss", "RunSettings", "apply_delta", "get_perceptual", "invert",
     "invert_hybrid", "invert_images", "invert_pti", "latent_error", "layer_spread", "load_delta", "load_encoder",
     "pixel_distance", "preset", "project", "save_delta", "save_encoder",
 ]

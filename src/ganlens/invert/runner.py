@@ -46,7 +46,7 @@ class RunSettings:
         noise: optimise noise maps too (None: the preset's). steps: optimisation steps (PTI: tuning steps; None: the method's default).
         preset: OptimConfig preset for optim / hybrid ('ganlens', 'nvidia', ...).
         batch_size: images inverted together. encoder: path or bundled name (None: the model's bundled encoder).
-        overrides: further OptimConfig fields.
+        overrides: further OptimConfig fields (PTI: 'recipe', 'lr', 'perceptual', 'early_stop').
     """
 
     method: str = "optim"
@@ -124,14 +124,16 @@ PTI_OPTIONS = {"lr": "tune_lr", "perceptual": "perceptual", "early_stop": "early
 
 
 def pti_config(steps: int | None, overrides: dict) -> PTIConfig:
-    """PTIConfig from the runner's options: steps and lr are the tuning's, perceptual its loss weight."""
-    from .pti import PTIConfig
+    """PTIConfig from the runner's options: 'recipe' names a PTI recipe, steps and lr are the tuning's,
+    perceptual its loss weight."""
+    from .pti import pti_recipe
 
-    unknown = sorted(set(overrides) - set(PTI_OPTIONS))
+    unknown = sorted(set(overrides) - set(PTI_OPTIONS) - {"recipe"})
     if unknown:
-        raise GanlensError(f"PTI does not take {unknown}; it takes steps, {sorted(PTI_OPTIONS)} (tuning settings)")
-    kw = {PTI_OPTIONS[k]: v for k, v in overrides.items()}
-    return PTIConfig(**kw, **({"tune_steps": steps} if steps else {}))
+        raise GanlensError(
+            f"PTI does not take {unknown}; it takes steps, recipe, {sorted(PTI_OPTIONS)} (tuning settings)")
+    kw = {PTI_OPTIONS[k]: v for k, v in overrides.items() if k != "recipe"}
+    return pti_recipe(overrides.get("recipe", "ganlens"), **kw, **({"tune_steps": steps} if steps else {}))
 
 
 def _invert_batch(G: Generator, images: np.ndarray, s: RunSettings, encoder) -> tuple[list, np.ndarray, list | None]:
