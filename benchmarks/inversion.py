@@ -360,15 +360,17 @@ def part_edit(G, sets, args, doc) -> None:
                      "recipe); the plain W+ row, fidelity-first, and the paper's PTI recipe are reported beside them "
                      "in pass_by_row",
     }
-    # Figure: the first render per method row, smile −/0/+ (rows from an earlier run of another --n would show
-    # another render: left out).
+    # Figure: per method row the image it inverted, then smile −/0/+ on its codes for the first render (rows from
+    # an earlier run of another --n would show another render: left out).
     rows = []
     k = dist / dirs["smile"].scale
     for code, gens in candidates.values():
         if len(code) != len(imgs):
             continue
-        rows.append((gens[0] if gens else G).render(move(code[:1], dirs["smile"], [-k, 0, k], num_ws=G.num_ws)))
-    save_image(make_grid(np.concatenate(rows), ncols=3), ROOT / "docs" / "inversion_edits.png", scale=2)
+        edits = (gens[0] if gens else G).render(move(code[:1], dirs["smile"], [-k, 0, k], num_ws=G.num_ws))
+        target = edits[1:2] if code is candidates["generator samples (reference)"][0] else imgs[:1]
+        rows.append(np.concatenate([target, edits]))
+    save_image(make_grid(np.concatenate(rows), ncols=4), ROOT / "docs" / "inversion_edits.png", scale=2)
 
 
 def part_layer_reg(G, sets, args, doc) -> None:
