@@ -111,12 +111,16 @@ def part_table(G, sets, args, doc) -> None:
             code.save(WORK / f"{set_name}_encoder_{it}.npz")
             rows[name] = summarise(imgs, G.render(code), dt, lat(code))
             finish(name)
-        if want(row_name("hybrid", "w+")):
-            res = invert_hybrid(G, imgs, encoder=enc, steps=args.steps // 3, batch_size=args.batch)
-            res.code.save(WORK / f"{set_name}_hybrid.npz")
-            rows[row_name("hybrid", "w+")] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code),
-                                                       steps=args.steps // 3, encoder_passes=2)
-            finish(row_name("hybrid", "w+"))
+        for preset_name, suffix in (("ganlens", ""), ("editable", "_editable")):
+            name = row_name("hybrid", "w+", extra="" if preset_name == "ganlens" else f" ({preset_name})")
+            if not want(name):
+                continue
+            res = invert_hybrid(G, imgs, encoder=enc, config=preset_name, steps=args.steps // 3, batch_size=args.batch)
+            res.code.save(WORK / f"{set_name}_hybrid{suffix}.npz")
+            rows[name] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code), steps=args.steps // 3,
+                                   encoder_passes=2, **({"layer_reg": res.config["layer_reg"]}
+                                                        if res.config["layer_reg"] else {}))
+            finish(name)
         for name, recipe, stem in PTI_ROWS:
             if set_name not in args.pti_sets or not want(name):
                 continue
@@ -326,7 +330,8 @@ def part_edit(G, sets, args, doc) -> None:
         "generator samples (reference)": (G.sample(len(imgs), seed=5151), None),
         **{name: (LatentCode.load(WORK / f"renders_{fname}.npz"), None) for name, fname in [
             ("optim/w", "optim_w"), ("optim/w+", "optim_w+"), ("optim/w+noise", "optim_w+noise"),
-            optim_row("w+", False, "editable"), ("encoder/w+", "encoder_1"), ("hybrid/w+", "hybrid")]
+            optim_row("w+", False, "editable"), ("encoder/w+", "encoder_1"), ("hybrid/w+", "hybrid"),
+            ("hybrid/w+ (editable)", "hybrid_editable")]
            if (WORK / f"renders_{fname}.npz").exists()},
     }
     for label, stem in (("pti/w", "renders_pti"), ("pti/w (paper)", "renders_pti_paper"),
