@@ -46,8 +46,8 @@ from .train import train
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads (default: torch's choice).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-image log lines.")
 @device_option
-def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, perceptual, optimizer, restarts, pn_reg, layer_reg,
-           iterations, encoder, batch, out, threads, quiet, device) -> None:
+def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, perceptual, optimizer, restarts, pn_reg,
+           layer_reg, iterations, encoder, batch, out, threads, quiet, device) -> None:
     """Invert images (files and/or folders) into the model's latent space.
 
     Per image: NAME.npz (latent), NAME.png (reconstruction), NAME_compare.png (target | reconstruction),

@@ -55,7 +55,7 @@ def invert(G: Generator, images, method: str = "hybrid", **kwargs) -> LatentCode
 
 __all__ = [
     "LPIPS", "PRESETS", "Encoder", "InversionResult", "MobileNetV2FeatureDistance", "OptimConfig", "PNSpace",
-    "PTIConfig", "PTIResult", "PTI_RECIPES", "pti_recipe", "ReconstructionLoss", "RunSettings", "apply_delta", "get_perceptual", "invert",
-    "invert_hybrid", "invert_images", "invert_pti", "latent_error", "layer_spread", "load_delta", "load_encoder",
-    "pixel_distance", "preset", "project", "save_delta", "save_encoder",
+    "PTIConfig", "PTIResult", "PTI_RECIPES", "ReconstructionLoss", "RunSettings", "apply_delta", "get_perceptual",
+    "invert", "invert_hybrid", "invert_images", "invert_pti", "latent_error", "layer_spread", "load_delta",
+    "load_encoder", "pixel_distance", "preset", "project", "pti_recipe", "save_delta", "save_encoder",
 ]
