@@ -21,8 +21,8 @@ from PIL import Image
 import ganlens
 from ganlens import GanlensError, LatentCode
 from ganlens.invert import (
-    LPIPS, Encoder, MobileNetV2FeatureDistance, PNSpace, PTIConfig, RunSettings, apply_delta, invert, invert_hybrid,
-    invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project, pti_recipe,
+    LPIPS, PTI_RECIPES, Encoder, MobileNetV2FeatureDistance, PNSpace, PTIConfig, RunSettings, apply_delta, invert,
+    invert_hybrid, invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project, pti_recipe,
     save_delta, save_encoder,
 )
 from ganlens.invert.perceptual import VGG16Features
@@ -359,6 +359,8 @@ def test_cli_invert_with_an_encoder(tmp_path, tiny_encoder, G):
     bad = runner.invoke(cli, ["invert", str(src), "--model", "random-tiny", "--method", "optim", "--pti-recipe", "paper",
                               "--out", str(out)])
     assert bad.exit_code != 0 and "--method pti only" in bad.output
+    recipe_option = next(o for o in cli.commands["invert"].params if o.name == "pti_recipe")
+    assert sorted(recipe_option.type.choices) == sorted(PTI_RECIPES)  # the CLI lists them without importing torch
 
 
 def test_train_encoder_end_to_end(tmp_path):
