@@ -38,6 +38,8 @@ WORK = ROOT / "runs" / "inversion_bench"
 # (space, noise maps, preset): the table's optimisation rows.
 OPTIM_ROWS = [("z", False, "ganlens"), ("w", False, "ganlens"), ("w+", False, "ganlens"), ("w+", True, "ganlens"),
               ("w+", False, "editable")]
+# (table row name, optimisation preset, file stem of its codes in WORK): the table's hybrid rows.
+HYBRID_ROWS = [("hybrid/w+", "ganlens", "hybrid"), ("hybrid/w+ (editable)", "editable", "hybrid_editable")]
 # (table row name, PTI recipe, file stem of its pivots and deltas in WORK): the table's PTI rows.
 PTI_ROWS = [("pti/w", "ganlens", "pti"), ("pti/w (paper)", "paper", "pti_paper")]
 
@@ -50,6 +52,11 @@ def optim_row(space: str, noise: bool, preset_name: str) -> tuple[str, str]:
     """(table row name, file stem of its codes in WORK) of an optimisation row."""
     name = row_name("optim", space, noise, "" if preset_name == "ganlens" else f" ({preset_name})")
     return name, f"optim_{space}{'noise' if noise else ''}{'' if preset_name == 'ganlens' else '_' + preset_name}"
+
+
+def layer_reg_of(res) -> dict:
+    """{'layer_reg': weight} of an optimisation result that used the layer-spread penalty, else {}."""
+    return {"layer_reg": res.config["layer_reg"]} if res.config["layer_reg"] else {}
 
 
 def summarise(targets: np.ndarray, recon: np.ndarray, seconds: float, lat: np.ndarray | None = None, **extra) -> dict:
@@ -99,7 +106,7 @@ def part_table(G, sets, args, doc) -> None:
             res = project(G, imgs, preset_name, space=space, noise=noise, steps=args.steps, batch_size=args.batch)
             res.code.save(WORK / f"{set_name}_{stem}.npz")
             rows[name] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code), steps=args.steps,
-                                   **({"layer_reg": res.config["layer_reg"]} if res.config["layer_reg"] else {}))
+                                   **layer_reg_of(res))
             finish(name)
         for it in (1, 3):
             name = row_name("encoder", "w+", extra=f" ({it} pass{'es' if it > 1 else ''})")
@@ -111,15 +118,13 @@ def part_table(G, sets, args, doc) -> None:
             code.save(WORK / f"{set_name}_encoder_{it}.npz")
             rows[name] = summarise(imgs, G.render(code), dt, lat(code))
             finish(name)
-        for preset_name, suffix in (("ganlens", ""), ("editable", "_editable")):
-            name = row_name("hybrid", "w+", extra="" if preset_name == "ganlens" else f" ({preset_name})")
+        for name, preset_name, stem in HYBRID_ROWS:
             if not want(name):
                 continue
             res = invert_hybrid(G, imgs, encoder=enc, config=preset_name, steps=args.steps // 3, batch_size=args.batch)
-            res.code.save(WORK / f"{set_name}_hybrid{suffix}.npz")
+            res.code.save(WORK / f"{set_name}_{stem}.npz")
             rows[name] = summarise(imgs, G.render(res.code), res.seconds, lat(res.code), steps=args.steps // 3,
-                                   encoder_passes=2, **({"layer_reg": res.config["layer_reg"]}
-                                                        if res.config["layer_reg"] else {}))
+                                   encoder_passes=2, **layer_reg_of(res))
             finish(name)
         for name, recipe, stem in PTI_ROWS:
             if set_name not in args.pti_sets or not want(name):
@@ -151,7 +156,7 @@ def pti_target(doc) -> None:
     row = doc.get("table", {}).get("renders", {}).get("pti/w")
     if row:
         doc.setdefault("targets", {})["pti_psnr"] = {
-            "target": ">= 38 dB", "recipe": row.get("recipe", "paper"), "psnr": row["psnr"],
+            "target": ">= 38 dB", "recipe": row["recipe"], "psnr": row["psnr"],
             "pass": row["psnr"] >= 38, "tune_steps": row["tune_steps"]}
 
 
@@ -330,12 +335,12 @@ def part_edit(G, sets, args, doc) -> None:
         "generator samples (reference)": (G.sample(len(imgs), seed=5151), None),
         **{name: (LatentCode.load(WORK / f"renders_{fname}.npz"), None) for name, fname in [
             ("optim/w", "optim_w"), ("optim/w+", "optim_w+"), ("optim/w+noise", "optim_w+noise"),
-            optim_row("w+", False, "editable"), ("encoder/w+", "encoder_1"), ("hybrid/w+", "hybrid"),
-            ("hybrid/w+ (editable)", "hybrid_editable")]
+            optim_row("w+", False, "editable"), ("encoder/w+", "encoder_1"),
+            *[(name, stem) for name, _, stem in HYBRID_ROWS]]
            if (WORK / f"renders_{fname}.npz").exists()},
     }
-    for label, stem in (("pti/w", "renders_pti"), ("pti/w (paper)", "renders_pti_paper"),
-                        ("pti/w (pixel)", "renders_pti_sharp")):
+    pti_stems = [(name, f"renders_{stem}") for name, _, stem in PTI_ROWS] + [("pti/w (pixel)", "renders_pti_sharp")]
+    for label, stem in pti_stems:
         if (WORK / f"{stem}.npz").exists():
             pcode = LatentCode.load(WORK / f"{stem}.npz")
             gens = [apply_delta(G, load_delta(WORK / f"{stem}_{i}.safetensors")[0]) for i in range(len(pcode))]
@@ -369,11 +374,11 @@ def part_edit(G, sets, args, doc) -> None:
     # an earlier run of another --n would show another render: left out).
     rows = []
     k = dist / dirs["smile"].scale
-    for code, gens in candidates.values():
+    for name, (code, gens) in candidates.items():
         if len(code) != len(imgs):
             continue
         edits = (gens[0] if gens else G).render(move(code[:1], dirs["smile"], [-k, 0, k], num_ws=G.num_ws))
-        target = edits[1:2] if code is candidates["generator samples (reference)"][0] else imgs[:1]
+        target = edits[1:2] if name == "generator samples (reference)" else imgs[:1]
         rows.append(np.concatenate([target, edits]))
     save_image(make_grid(np.concatenate(rows), ncols=4), ROOT / "docs" / "inversion_edits.png", scale=2)
 

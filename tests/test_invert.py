@@ -22,8 +22,8 @@ import ganlens
 from ganlens import GanlensError, LatentCode
 from ganlens.invert import (
     LPIPS, PTI_RECIPES, Encoder, MobileNetV2FeatureDistance, PNSpace, PTIConfig, RunSettings, apply_delta, invert,
-    invert_hybrid, invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project, pti_recipe,
-    save_delta, save_encoder,
+    invert_hybrid, invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project,
+    pti_recipe, save_delta, save_encoder,
 )
 from ganlens.invert.perceptual import VGG16Features
 from ganlens.metrics.quality import psnr
