@@ -21,9 +21,9 @@ from PIL import Image
 import ganlens
 from ganlens import GanlensError, LatentCode
 from ganlens.invert import (
-    LPIPS, PTI_RECIPES, Encoder, MobileNetV2FeatureDistance, PNSpace, PTIConfig, RunSettings, apply_delta, invert,
-    invert_hybrid, invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset, project,
-    pti_recipe, save_delta, save_encoder,
+    LPIPS, PRESETS, PTI_RECIPES, Encoder, MobileNetV2FeatureDistance, PNSpace, PTIConfig, RunSettings, apply_delta,
+    invert, invert_hybrid, invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset,
+    project, pti_recipe, save_delta, save_encoder,
 )
 from ganlens.invert.perceptual import VGG16Features
 from ganlens.metrics.quality import psnr
@@ -305,6 +305,25 @@ def test_bad_images_are_reported_and_the_batch_goes_on(G, tmp_path):
         assert len(list(csv.DictReader(f))) == 8
 
 
+def test_a_folder_finished_with_other_settings_is_refused_unless_redo(G, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    _make_inputs(G, src, 2)
+
+    def run(steps: int, batch: int, **kw) -> dict:
+        settings = RunSettings(method="optim", steps=steps, batch_size=batch, overrides={"perceptual": 0.0})
+        return invert_images(G, [src], out, settings, log=lambda m: None, progress=False, **kw)
+
+    assert {r["status"] for r in run(3, 2).values()} == {"done"}
+    assert {r["status"] for r in run(3, 1).values()} == {"skipped"}  # another batch size: the same results
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(GanlensError, match=r"2 finished image\(s\).*steps 3 → 4.*--redo"):
+        run(4, 2)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # refused before touching anything
+    assert {r["status"] for r in run(4, 2, redo=True).values()} == {"done"}
+    assert json.loads((out / "img0.json").read_text())["settings"]["steps"] == 4
+    assert {r["status"] for r in run(4, 2).values()} == {"skipped"}
+
+
 def _cli(*args: str, **kw) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1")  # see the G fixture
     return subprocess.Popen([sys.executable, "-m", "ganlens", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -353,14 +372,22 @@ def test_cli_invert_with_an_encoder(tmp_path, tiny_encoder, G):
                             str(tiny_encoder), "--out", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     assert "2 of 2 images inverted" in r.output
+    again = ["invert", str(src), "--model", "random-tiny", "--method", "encoder", "--encoder", str(tiny_encoder),
+             "--iterations", "3", "--out", str(out), "--quiet"]
+    refused = runner.invoke(cli, again)
+    assert isinstance(refused.exception, GanlensError)  # `ganlens` (cli.main) prints it as "error: ..."
+    assert "other settings" in str(refused.exception) and "'iterations': 3" in str(refused.exception)
+    redone = runner.invoke(cli, again + ["--redo"])
+    assert redone.exit_code == 0 and "2 of 2 images inverted" in redone.output, redone.output
     bad = runner.invoke(cli, ["invert", str(src), "--model", "random-tiny", "--method", "encoder", "--steps", "5",
                               "--out", str(out)])
     assert bad.exit_code != 0 and "do not apply" in bad.output
     bad = runner.invoke(cli, ["invert", str(src), "--model", "random-tiny", "--method", "optim", "--pti-recipe", "paper",
                               "--out", str(out)])
     assert bad.exit_code != 0 and "--method pti only" in bad.output
-    recipe_option = next(o for o in cli.commands["invert"].params if o.name == "pti_recipe")
-    assert sorted(recipe_option.type.choices) == sorted(PTI_RECIPES)  # the CLI lists them without importing torch
+    options = {o.name: o for o in cli.commands["invert"].params}  # the CLI lists choices without importing torch
+    assert sorted(options["pti_recipe"].type.choices) == sorted(PTI_RECIPES)
+    assert sorted(options["preset"].type.choices) == sorted(set(PRESETS) - {"pti-pivot"})  # PTI's own first stage
 
 
 def test_train_encoder_end_to_end(tmp_path):

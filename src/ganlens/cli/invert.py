@@ -43,17 +43,21 @@ from .train import train
 @click.option("--batch", type=click.IntRange(1, 4096), default=8, show_default=True, help="Images inverted together.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; re-running with the same folder skips finished images.")
+@click.option("--redo", is_flag=True,
+              help="Invert again (replacing their files) images the output folder finished with another model or "
+                   "other settings; without it such a folder is refused.")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads (default: torch's choice).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-image log lines.")
 @device_option
 def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, perceptual, optimizer, restarts, pn_reg,
-           layer_reg, iterations, encoder, batch, out, threads, quiet, device) -> None:
+           layer_reg, iterations, encoder, batch, out, redo, threads, quiet, device) -> None:
     """Invert images (files and/or folders) into the model's latent space.
 
     Per image: NAME.npz (latent), NAME.png (reconstruction), NAME_compare.png (target | reconstruction),
     NAME.json (PSNR, SSIM, MSE, MAE, perceptual distance, seconds), for pti NAME_delta.safetensors; and
-    summary.csv for the run. Resumable: a re-run skips finished images; unreadable images are reported and
-    skipped. Any size / mode is centre-cropped and resized to the model's resolution (align faces first).
+    summary.csv for the run. Resumable: a re-run skips finished images (a folder finished with other settings
+    is refused unless --redo); unreadable images are reported and skipped. Any size / mode is centre-cropped
+    and resized to the model's resolution (align faces first).
 
     \b
     Examples:
@@ -86,7 +90,7 @@ def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, p
                            encoder=encoder, overrides=overrides)
     G = load(model, device=device)
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    rows = invert_images(G, list(inputs), out, settings, log=log, progress=not quiet)
+    rows = invert_images(G, list(inputs), out, settings, log=log, progress=not quiet, redo=redo)
     done = [r for r in rows.values() if r["status"] in ("done", "skipped")]
     bad = [r for r in rows.values() if r["status"] == "error"]
     psnrs = [float(r["psnr"]) for r in done if r.get("psnr") is not None]

@@ -4,7 +4,7 @@ Per image NAME the output folder gets NAME.npz (the LatentCode), NAME.png (the r
 NAME_compare.png (target | reconstruction), for PTI NAME_delta.safetensors (the tuned weights' delta), and
 NAME.json (metrics and settings) — written last, so its presence means the image is finished. Every write is
 atomic (temporary file + rename): a run killed at any moment leaves whole files only and loses at most the batch
-in flight; re-running skips finished images. `summary.csv` lists every image (finished or failed) and is
+in flight; re-running skips finished images (and refuses a folder finished with other settings). `summary.csv` lists every image (finished or failed) and is
 rewritten after each batch. Images that cannot be read are reported (log line and summary row) and skipped.
 """
 
@@ -175,6 +175,28 @@ def _metric_options(log: Callable[[str], None]) -> dict[str, bool]:
     return opts
 
 
+# How many images share a batch changes speed, not what an image's result is.
+RESULT_NEUTRAL_SETTINGS = ("batch_size",)
+
+
+def settings_record(s: RunSettings) -> dict:
+    """The settings as NAME.json records them (JSON types), so a later run can tell whether it would do the same."""
+    return json.loads(json.dumps({k: v for k, v in s.__dict__.items() if k != "overrides"} | {"overrides": s.overrides}))
+
+
+def setting_changes(doc: dict, model: str, record: dict) -> list[str]:
+    """What differs between a finished image's NAME.json and a run of `model` with settings `record` (empty: same)."""
+    changes = []
+    if doc.get("model") not in (None, model):
+        changes.append(f"model {doc['model']!r} → {model!r}")
+    old = doc.get("settings")
+    if isinstance(old, dict):
+        for key in sorted(set(old) | set(record)):
+            if key not in RESULT_NEUTRAL_SETTINGS and old.get(key) != record.get(key):
+                changes.append(f"{key} {old.get(key)!r} → {record.get(key)!r}")
+    return changes
+
+
 def _write_summary(out: Path, rows: dict[str, dict]) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
@@ -191,8 +213,12 @@ def invert_images(
     settings: RunSettings | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    redo: bool = False,
 ) -> dict[str, dict]:
     """Invert every image of `inputs` (files and/or folders) into `out`, skipping finished ones.
+
+    A folder whose finished images were inverted with another model or other settings is refused (a resumed run
+    would mix two runs' results) unless `redo`, which inverts those images again and replaces their files.
 
     Returns:
         {name: summary row} for every input (status 'done', 'skipped' (finished earlier) or 'error').
@@ -208,17 +234,31 @@ def invert_images(
     names = output_names(paths)
     rows: dict[str, dict] = {}
     todo: list[tuple[str, Path]] = []
+    record = settings_record(s)
+    changed: dict[str, list[str]] = {}
     for name, path in zip(names, paths):
         done = out / f"{name}.json"
         if done.exists():
             try:
                 doc = json.loads(done.read_text())
-                rows[name] = {**doc.get("metrics", {}), "name": name, "source": str(path), "status": "skipped",
-                              "method": doc.get("method"), "space": doc.get("space"), "seconds": doc.get("seconds")}
-                continue
             except (OSError, ValueError):
-                pass  # unreadable marker (should not happen with atomic writes): redo the image
+                doc = None  # unreadable marker (should not happen with atomic writes): redo the image
+            if isinstance(doc, dict):
+                changes = setting_changes(doc, G.name, record)
+                if not changes:
+                    rows[name] = {**doc.get("metrics", {}), "name": name, "source": str(path), "status": "skipped",
+                                  "method": doc.get("method"), "space": doc.get("space"), "seconds": doc.get("seconds")}
+                    continue
+                changed[name] = changes
         todo.append((name, path))
+    if changed and not redo:
+        first = next(iter(changed))
+        raise GanlensError(
+            f"{out} holds {len(changed)} finished image(s) inverted with another model or other settings "
+            f"(e.g. {first}: {'; '.join(changed[first])}); resuming would mix two runs' results. "
+            "Use another output folder, or redo them with these settings (--redo; their files are replaced).")
+    if changed:
+        log(f"re-inverting {len(changed)} image(s) of {out} finished with other settings")
     if len(todo) < len(paths):
         log(f"{len(paths) - len(todo)} of {len(paths)} images already inverted in {out}; skipping them")
     encoder = None
@@ -266,7 +306,7 @@ def invert_images(
             save_image(make_grid(np.stack([targets[j], recons[j]]), ncols=2), out / f"{name}_compare.png")
             doc = {"source": str(path), "model": G.name, "method": s.method, "space": code.space,
                    "noise": code.noise is not None, "seconds": round(per_image, 4), "metrics": m,
-                   "settings": {k: v for k, v in s.__dict__.items() if k != "overrides"} | {"overrides": s.overrides}}
+                   "settings": record}
             atomic_write_json(out / f"{name}.json", doc)  # last: done
             rows[name] = {**m, "name": name, "source": str(path), "status": "done", "method": s.method,
                           "space": code.space, "seconds": round(per_image, 4)}
