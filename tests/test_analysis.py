@@ -46,6 +46,18 @@ def test_rescore_delta_uses_probabilities_for_binary_attributes():
         rep.delta(1.0)
 
 
+def test_success_by_starting_level_and_flip_rate():
+    # Six samples of one binary target, ordered by base logit; only the two lowest are raised, one past 0.
+    base = np.array([[-3.0, -2.0, -1.0, 1.0, 2.0, 3.0]])
+    edited = np.array([[[[-0.5, 0.5, -1.5, 0.0, 2.0, 2.5]]]])
+    rep = EditReport(["d"], ["hat"], [True], [3.0], base, edited, np.zeros((1, 1, 6)), targets=["hat"])
+    assert rep.success_by_level(3.0, groups=3)["d"] == [1.0, 0.0, 0.0]
+    assert rep.flip_rate(3.0)["d"] == pytest.approx(1 / 3)  # of the three without a hat, one has one after
+    cont = EditReport(["d"], ["age"], [False], [3.0], base, edited, np.zeros((1, 1, 6)), targets=["age"])
+    assert cont.flip_rate(3.0) == {}  # continuous targets have no "without"
+    assert cont.success_by_level(3.0, groups=2)["d"] == [pytest.approx(2 / 3), 0.0]
+
+
 def test_measure_edits_real_boundaries_beat_the_null(G, boundaries):
     rep = measure_edits(G, boundaries, make_scorer(), strengths=[0.0, 2.0], num_samples=24, seed=5,
                         null_directions=2)

@@ -5,7 +5,8 @@ scores all of them; everything else is read off that pass:
 - HiGAN's Δ_i = mean_k max(F_i(G(x_k + λ n_i)) − F_i(G(x_k)), 0) with λ = 2 (binary attributes in probability,
   sigmoid of the logit, so Δ is comparable to the paper's classifier outputs);
 - the leakage matrix: the mean change of every attribute when editing along each direction;
-- edit success: the fraction of samples whose target attribute rose;
+- edit success: the fraction of samples whose target attribute rose, also by starting level (ceiling or not),
+  and for binary targets how often the edit adds the attribute;
 - a null baseline: the same Δ along random unit directions, what a direction that encodes nothing scores;
 - the pixel drift of each edit (mean |ΔRGB|), an identity-preservation proxy.
 """
@@ -137,6 +138,33 @@ class EditReport:
         ch = self.changes(probability=False)
         return {name: float((ch[d, self.target_index(d), s] > 0).mean())
                 for d, name in enumerate(self.directions) if self.has_target(d)}
+
+    def success_by_level(self, strength: float | None = None, groups: int = 5) -> dict[str, list[float]]:
+        """Edit success within `groups` equal-count groups of samples ordered by their own starting score (lowest
+        first). Failures confined to the top group are a ceiling — those samples already show the attribute near
+        its most — while failures at every level point at the direction itself."""
+        s = self._strength_index(strength)
+        ch = self.changes(probability=False)
+        out = {}
+        for d, name in enumerate(self.directions):
+            if not self.has_target(d):
+                continue
+            i = self.target_index(d)
+            order = np.argsort(self.base[i], kind="stable")
+            raised = ch[d, i, s][order] > 0
+            out[name] = [float(part.mean()) for part in np.array_split(raised, groups)]
+        return out
+
+    def flip_rate(self, strength: float | None = None) -> dict[str, float]:
+        """For binary targets: the fraction of samples without the attribute (logit < 0) that have it after the
+        edit (logit >= 0), i.e. how often the edit adds it rather than only nudging the score."""
+        s = self._strength_index(strength)
+        out = {}
+        for d, name in enumerate(self.directions):
+            if self.has_target(d) and self.binary[(i := self.target_index(d))]:
+                without = self.base[i] < 0
+                out[name] = float((self.edited[d, i, s][without] >= 0).mean()) if without.any() else float("nan")
+        return out
 
     def leakage(self, strength: float | None = None, normalize: bool = True) -> np.ndarray:
         """Mean change of every attribute [D, A] when editing along each direction.
