@@ -5,6 +5,8 @@
 
 Each phase calls the loop's own loss functions (generator_loss, discriminator_loss, r1_penalty) on the synthfaces64 architecture with
 random weights and random "real" images; the numbers are milliseconds per call after one warm-up call.
+`--profile` adds where one bf16 G + D step spends its time (torch.profiler self time): 3x3 convolutions, the FIR
+filters (depthwise convolutions), 1x1 convolutions, everything else; with the largest operations and their shapes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,43 @@ from ganlens.training.gan import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def op_kind(name: str, shapes: list) -> str:
+    """'conv3x3', 'fir' (depthwise, one input channel per group), 'conv1x1' or 'other', from an op and its shapes."""
+    if "convolution" not in name:
+        return "other"
+    weight = next((s for s in shapes if len(s) == 4 and s[2] == s[3] and s[2] <= 4), None)
+    if weight is None:
+        return "other"
+    if weight[1] == 1 and weight[2] > 1:
+        return "fir"
+    return "conv1x1" if weight[2] == 1 else "conv3x3"
+
+
+def profile_step(step, sync, cuda: bool) -> dict:
+    """Self time of one training step by operation kind (shares of the total) and the 12 largest (op, shapes);
+    kernel time on CUDA, CPU time otherwise."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    step()
+    sync()
+    with profile(activities=activities, record_shapes=True) as prof:
+        step()
+        sync()
+    rows = prof.key_averages(group_by_input_shape=True)
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    total = sum(getattr(r, key) for r in rows)
+    share: dict[str, float] = {}
+    for r in rows:
+        kind = op_kind(r.key, r.input_shapes)
+        share[kind] = share.get(kind, 0.0) + getattr(r, key) / total
+    top = sorted(rows, key=lambda r: -getattr(r, key))[:12]
+    return {"total_ms": round(total / 1000, 1), "share": {k: round(v, 3) for k, v in sorted(share.items())},
+            "top": [{"op": r.key, "shapes": [s for s in r.input_shapes if s][:3], "calls": r.count,
+                     "ms": round(getattr(r, key) / 1000, 1)} for r in top],
+            "time": "CUDA kernel self time" if cuda else "CPU self time"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
@@ -31,6 +70,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="default: results/train_step-<cpu|cuda>.json")
+    ap.add_argument("--profile", action="store_true", help="also split one bf16 G + D step by operation kind")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,6 +121,11 @@ def main() -> None:
     result["kimg_per_s_bf16_lazy_r1_16"] = round(B / per_step, 3)
     rate = result["kimg_per_s_bf16_lazy_r1_16"]
     print(f"-> about {rate:.3f} kimg/s = {rate * 3600:.0f} kimg/h (bf16, R1 every 16 steps)")
+    if args.profile:
+        result["profile_bf16_g_plus_d_step"] = profile_step(lambda: (g_step(True), d_step(True)), sync,
+                                                                dev.type == "cuda")
+        for kind, share in result["profile_bf16_g_plus_d_step"]["share"].items():
+            print(f"{kind:16s} {share:6.1%}")
     out = Path(args.out or ROOT / "results" / f"train_step-{dev.type}.json")
     atomic_write_json(out, result)
 
