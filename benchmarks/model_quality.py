@@ -79,7 +79,7 @@ def main() -> None:
                        "fid_seconds": round(time.time() - t1, 1),
                        "fid_noise_mode": args.noise_mode,
                        "fid_command": f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts fid"
-                                      + (f" --noise-mode {args.noise_mode}" if args.noise_mode != "const" else "")})
+                                      + ("" if args.noise_mode == "const" else f" --noise-mode {args.noise_mode}")})
         print(f"FID {fid:.2f}  KID {kid:.4f} ± {kid_std:.4f}  (floor: {result['fid_sanity']})")
     if "coverage" in parts:
         coverage_part(G, fake, real, true_factors, result)

@@ -4,8 +4,9 @@ Per image NAME the output folder gets NAME.npz (the LatentCode), NAME.png (the r
 NAME_compare.png (target | reconstruction), for PTI NAME_delta.safetensors (the tuned weights' delta), and
 NAME.json (metrics and settings) — written last, so its presence means the image is finished. Every write is
 atomic (temporary file + rename): a run killed at any moment leaves whole files only and loses at most the batch
-in flight; re-running skips finished images (and refuses a folder finished with other settings). `summary.csv` lists every image (finished or failed) and is
-rewritten after each batch. Images that cannot be read are reported (log line and summary row) and skipped.
+in flight; re-running skips finished images (and refuses a folder finished with other settings). `summary.csv`
+lists every image (finished or failed) and is rewritten after each batch. Images that cannot be read are reported
+(log line and summary row) and skipped.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ RESULT_NEUTRAL_SETTINGS = ("batch_size",)
 
 def settings_record(s: RunSettings) -> dict:
     """The settings as NAME.json records them (JSON types), so a later run can tell whether it would do the same."""
-    return json.loads(json.dumps({k: v for k, v in s.__dict__.items() if k != "overrides"} | {"overrides": s.overrides}))
+    plain = {k: v for k, v in s.__dict__.items() if k != "overrides"} | {"overrides": s.overrides}
+    return json.loads(json.dumps(plain))
 
 
 def setting_changes(doc: dict, model: str, record: dict) -> list[str]:
@@ -256,7 +258,8 @@ def invert_images(
         raise GanlensError(
             f"{out} holds {len(changed)} finished image(s) inverted with another model or other settings "
             f"(e.g. {first}: {'; '.join(changed[first])}); resuming would mix two runs' results. "
-            "Use another output folder, or redo them with these settings (--redo; their files are replaced).")
+            "Use another output folder, or redo them with these settings (--redo, redo=True; their files are "
+            "replaced).")
     if changed:
         log(f"re-inverting {len(changed)} image(s) of {out} finished with other settings")
     if len(todo) < len(paths):
