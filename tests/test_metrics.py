@@ -106,10 +106,11 @@ def test_inception_features_and_the_altered_file_check(monkeypatch):
 
     rng = np.random.default_rng(3)
     imgs = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
-    feats = fid.InceptionFeatures("cpu")(imgs, batch_size=2)
+    net = fid.InceptionFeatures("cpu")
+    feats = net(imgs, batch_size=2)
     assert feats.shape == (3, 2048) and np.isfinite(feats).all() and feats.std(axis=0).max() > 0
     with pytest.raises(ValueError, match="uint8 images"):
-        fid.InceptionFeatures("cpu")(imgs.astype(np.float32))
+        net(imgs.astype(np.float32))
     monkeypatch.setattr(fid, "INCEPTION_SHA1", "0" * 40)
     with pytest.raises(GanlensError, match="refusing an altered network"):
         fid.inception_path()

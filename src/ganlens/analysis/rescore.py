@@ -134,25 +134,25 @@ class EditReport:
 
     def success(self, strength: float | None = None) -> dict[str, float]:
         """Fraction of samples whose own attribute rose (the edit-success rate); targetless directions left out."""
+        return {name: float(up.mean()) for name, up in self.raised(strength).items()}
+
+    def raised(self, strength: float | None = None) -> dict[str, np.ndarray]:
+        """Per direction with a target: which samples' own attribute rose [N] (bool)."""
         s = self._strength_index(strength)
         ch = self.changes(probability=False)
-        return {name: float((ch[d, self.target_index(d), s] > 0).mean())
+        return {name: ch[d, self.target_index(d), s] > 0
                 for d, name in enumerate(self.directions) if self.has_target(d)}
 
     def success_by_level(self, strength: float | None = None, groups: int = 5) -> dict[str, list[float]]:
         """Edit success within `groups` equal-count groups of samples ordered by their own starting score (lowest
         first). Failures confined to the top group are a ceiling — those samples already show the attribute near
         its most — while failures at every level point at the direction itself."""
-        s = self._strength_index(strength)
-        ch = self.changes(probability=False)
+        raised = self.raised(strength)
         out = {}
         for d, name in enumerate(self.directions):
-            if not self.has_target(d):
-                continue
-            i = self.target_index(d)
-            order = np.argsort(self.base[i], kind="stable")
-            raised = ch[d, i, s][order] > 0
-            out[name] = [float(part.mean()) for part in np.array_split(raised, groups)]
+            if name in raised:
+                order = np.argsort(self.base[self.target_index(d)], kind="stable")
+                out[name] = [float(part.mean()) for part in np.array_split(raised[name][order], groups)]
         return out
 
     def flip_rate(self, strength: float | None = None) -> dict[str, float]:
