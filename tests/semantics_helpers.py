@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import ganlens
-from ganlens.scorers import AttributeInfo, CallableScorer
+from ganlens.scorers import AttributeInfo, CallableScorer, Scorer, to_unit_float
 
 ATTRIBUTES = (
     AttributeInfo("brightness", "continuous", -1, 1),
@@ -36,6 +36,27 @@ image_stats.attributes = ATTRIBUTES
 def make_scorer() -> CallableScorer:
     """A zero-argument factory, the other accepted form of a `module:function` scorer."""
     return CallableScorer(image_stats, ATTRIBUTES)
+
+
+class TensorStatsScorer(Scorer):
+    """`image_stats` computed on float tensors, so gradients flow through it (a differentiable scorer)."""
+
+    attributes = ATTRIBUTES
+
+    def score_tensor(self, images: torch.Tensor) -> torch.Tensor:
+        w = images.shape[-1]
+        brightness = images.mean(dim=(1, 2, 3))
+        return torch.stack([
+            brightness,
+            images[:, 0].mean(dim=(1, 2)) - images[:, 1:].mean(dim=(1, 2, 3)),
+            images[..., : w // 2].mean(dim=(1, 2, 3)) - images[..., w // 2 :].mean(dim=(1, 2, 3)),
+            20 * brightness,
+        ], dim=1)
+
+    @torch.no_grad()
+    def _score_batch(self, images) -> dict[str, np.ndarray]:
+        s = self.score_tensor(to_unit_float(images)).numpy()
+        return {a: s[:, i] for i, a in enumerate(self.names)}
 
 
 # Shared fixtures of the semantics tests: import them by name into a test module to use them.

@@ -18,11 +18,12 @@ import ganlens
 from ganlens import LatentCode
 from ganlens.cli import cli
 from ganlens.directions import Direction, autolabel, correlations, fit_boundary, fit_layer_boundaries, ganspace
-from ganlens.directions import load_directions, project_out, sefa, style_weights
+from ganlens.directions import gradient_direction, load_directions, project_out, sefa, style_weights
+from ganlens.directions.gradient import unit_gradients
 from ganlens.errors import GanlensError
 from ganlens.scoring import ScoredCodes, load_scored, read_labels, resolve_scorer, score, write_labels
 
-from semantics_helpers import ATTRIBUTES, G, image_stats, make_scorer, one_thread  # noqa: F401 (fixtures)
+from semantics_helpers import ATTRIBUTES, G, TensorStatsScorer, image_stats, make_scorer, one_thread  # noqa: F401
 
 TESTS = Path(__file__).resolve().parent
 
@@ -81,6 +82,71 @@ def test_boundary_refuses_bad_input():
 
 
 # --- Conditional manipulation -----------------------------------------------------------------------------------
+
+# --- scorer-gradient directions ------------------------------------------------------------------------------
+
+def _redness(G, code: LatentCode) -> np.ndarray:
+    with torch.no_grad():
+        return TensorStatsScorer().score_tensor(G.synthesize(code).clamp(-1, 1))[:, 1].double().numpy()
+
+
+@pytest.mark.parametrize("space,layers", [("w", None), ("w", (0, 1)), ("z", None)])
+def test_unit_gradients_match_finite_differences(G, space, layers):
+    """Directional derivatives by central differences along random unit vectors equal |grad| times the cosine with
+    the returned unit gradient: in Z (through the mapping), in W, and for a layer-wise move of two w's."""
+    codes = G.sample(3, seed=3, space=space)
+    g = unit_gradients(G, TensorStatsScorer(), "redness", codes, layers=layers)
+    assert g.shape == (3, codes.tensor.shape[1]) and np.allclose(np.linalg.norm(g, axis=1), 1)
+    rng, eps = np.random.default_rng(0), 1e-2
+
+    def moved(i: int, u: np.ndarray) -> LatentCode:
+        x = codes.tensor[i:i + 1] + torch.as_tensor(u, dtype=torch.float32)
+        if layers is None:
+            return LatentCode(space, x)
+        ws = codes.tensor[i:i + 1].unsqueeze(1).repeat(1, G.num_ws, 1)
+        ws[:, list(layers)] = x
+        return LatentCode("w+", ws)
+
+    for i in range(3):
+        slope = float((_redness(G, moved(i, eps * g[i])) - _redness(G, moved(i, -eps * g[i])))[0]) / (2 * eps)
+        assert slope > 0
+        for _ in range(4):
+            u = rng.standard_normal(g.shape[1])
+            u /= np.linalg.norm(u)
+            fd = float((_redness(G, moved(i, eps * u)) - _redness(G, moved(i, -eps * u)))[0]) / (2 * eps)
+            assert fd == pytest.approx(slope * float(g[i] @ u), abs=0.02 * slope)
+
+
+def test_gradient_direction_raises_the_score_of_fresh_samples(G, tmp_path):
+    d = gradient_direction(G, TensorStatsScorer(), "redness", num_samples=48, seed=0)
+    assert d.method == "gradient" and d.space == "w" and d.attribute == "redness" and d.num_ws == G.num_ws
+    assert 0 < d.metrics["consistency"] <= 1 and 0 <= d.metrics["agreement"] <= 1
+    fresh = G.sample(48, seed=1).tensor
+    before = _redness(G, LatentCode("w", fresh))
+    gain = _redness(G, LatentCode("w", fresh + 0.5 * torch.as_tensor(d.vector, dtype=torch.float32))) - before
+    rng = np.random.default_rng(1)
+    random_gains = []
+    for _ in range(5):
+        u = torch.as_tensor(rng.standard_normal(G.w_dim), dtype=torch.float32)
+        random_gains.append((_redness(G, LatentCode("w", fresh + 0.5 * u / u.norm())) - before).mean())
+    assert (gain > 0).mean() >= 0.9 and gain.mean() > 2 * max(random_gains)
+    d.save(tmp_path / "g.npz")
+    back = Direction.load(tmp_path / "g.npz")
+    assert back.method == "gradient" and back.metrics == d.metrics and np.array_equal(back.vector, d.vector)
+    layered = gradient_direction(G, TensorStatsScorer(), "redness", num_samples=8, seed=0, layers=[0, 1])
+    assert layered.layers == (0, 1)
+
+
+def test_gradient_direction_refuses_what_has_no_gradient(G):
+    with pytest.raises(GanlensError, match="not differentiable"):
+        gradient_direction(G, make_scorer(), "redness", num_samples=4)
+    with pytest.raises(GanlensError, match="no attribute 'smile'"):
+        gradient_direction(G, TensorStatsScorer(), "smile", num_samples=4)
+    with pytest.raises(GanlensError, match="'z' or 'w'"):
+        gradient_direction(G, TensorStatsScorer(), "redness", space="w+", num_samples=4)
+    with pytest.raises(GanlensError, match="truncation"):
+        gradient_direction(G, TensorStatsScorer(), "redness", space="z", truncation_psi=0.7, num_samples=4)
+
 
 def test_conditional_projection_is_orthogonal_to_every_condition():
     rng = np.random.default_rng(2)
@@ -282,6 +348,23 @@ def test_cli_score_boundary_edit_discover_analyze(tmp_path):
     assert set(doc["edits"]["delta"]) == {"brightness", "redness", "left_right", "bright"}
     assert doc["layerwise"]["groups"] == ["coarse", "middle", "fine"]
     assert (tmp_path / "an" / "leakage.png").exists() and (tmp_path / "an" / "layerwise.png").exists()
+
+
+def test_cli_boundary_method_gradient(tmp_path):
+    out = _invoke("boundary", "--model", "random-tiny", "--scorer", "semantics_helpers:TensorStatsScorer",
+                  "--method", "gradient", "-a", "redness", "-a", "brightness", "--samples", "16",
+                  "--out", str(tmp_path / "grad"))
+    assert "consistency" in out
+    d = Direction.load(tmp_path / "grad" / "redness.npz")
+    assert d.method == "gradient" and d.space == "w" and d.metrics["num_samples"] == 16
+    assert "gradients of 16 sampled w codes" in d.provenance["source"]
+    r = CliRunner().invoke(cli, ["boundary", "--model", "random-tiny", "--scorer", "semantics_helpers:make_scorer",
+                                 "--method", "gradient", "-a", "redness", "--samples", "4",
+                                 "--out", str(tmp_path / "x.npz")])
+    assert r.exit_code != 0 and "not differentiable" in str(r.exception or r.output)
+    r = CliRunner().invoke(cli, ["boundary", "--model", "random-tiny", "--method", "gradient", "--ratio", "0.1",
+                                 "-a", "redness", "--out", str(tmp_path / "y.npz")])
+    assert r.exit_code == 2 and "--ratio belong to --method svm" in r.output
 
 
 def test_cli_mismatched_csv_is_one_line_error(tmp_path, G):

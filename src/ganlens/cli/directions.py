@@ -66,8 +66,10 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device
 @scorer_option
 @click.option("--attribute", "-a", "attributes", multiple=True, required=True,
               help="Attribute to fit (repeat for several, or 'all'); several need --out to be a folder.")
-@click.option("--samples", "n", default=20_000, show_default=True, type=click.IntRange(2, 10_000_000),
-              help="Codes to sample and score (ignored with --latents).")
+@click.option("--method", type=click.Choice(["svm", "gradient"]), default="svm", show_default=True,
+              help="svm: InterFaceGAN's boundary; gradient: mean unit gradient of a differentiable scorer's score.")
+@click.option("--samples", "n", default=None, type=click.IntRange(2, 10_000_000),
+              help="Codes to sample and score (ignored with --latents).  [default: 20000 for svm, 1000 for gradient]")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the z draws and of the train/val split.")
 @click.option("--space", type=click.Choice(["z", "w"]), default="w", show_default=True, help="Space to fit in (sampling).")
 @click.option("--latents", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -85,22 +87,27 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Direction file (.npz) or folder.")
 @overwrite_option
 @device_option
-def boundary(model, scorer, attributes, n, seed, space, latents, labels, layer, ratio, count, split, threshold, binary,
-             batch_size, out, overwrite, device) -> None:
-    """Fit InterFaceGAN boundaries (linear SVM on the top/bottom scored samples) and save them as directions.
+def boundary(model, scorer, attributes, method, n, seed, space, latents, labels, layer, ratio, count, split, threshold,
+             binary, batch_size, out, overwrite, device) -> None:
+    """Fit supervised directions: InterFaceGAN boundaries (linear SVM on the top/bottom scored samples) or
+    scorer-gradient directions, and save them as direction files.
 
     \b
     Example:
       ganlens boundary --model synthfaces64 --attribute smile --samples 20000 --space w --out smile.npz
       ganlens boundary --model synthfaces64 -a all --samples 20000 --out boundaries/
       ganlens boundary --model mine.pkl --latents codes.npz --labels my_labels.csv -a smile --out smile.npz
+      ganlens boundary --model synthfaces64 -a glasses --method gradient --samples 1000 --out glasses_grad.npz
     """
     from .. import load
     from ..directions import fit_boundary
     from ..errors import GanlensError
-    from ..io import check_output_path
     from ..scoring import load_scored, score as score_codes
 
+    if method == "gradient":
+        _gradient_directions(model, scorer, attributes, n or 1000, seed, space, batch_size, out, overwrite, device)
+        return
+    n = n or 20_000
     G = load(model, device=device)
     if latents is not None:
         result = load_scored(latents, labels)
@@ -112,12 +119,7 @@ def boundary(model, scorer, attributes, n, seed, space, latents, labels, layer, 
     names = result.names if attributes == ("all",) else list(attributes)
     for a in names:
         result[a]  # raises a clear error for an unknown attribute
-    single = out.suffix.lower() == ".npz"
-    if single and len(names) != 1:
-        raise click.BadParameter(f"{len(names)} attributes need a folder for --out, not a .npz file", param_hint="--out")
-    targets = [out] if single else [out / f"{a}.npz" for a in names]
-    for t in targets:
-        check_output_path(t, overwrite)
+    targets = _direction_targets(out, names, overwrite)
     for a, target in zip(names, targets):
         info = result.info(a)
         is_binary = binary or (info is not None and info.kind == "binary")
@@ -133,6 +135,54 @@ def boundary(model, scorer, attributes, n, seed, space, latents, labels, layer, 
         click.echo(f"{a:14s} val {m['val_accuracy']:.3f}  all {m['all_accuracy']:.3f}  remaining "
                    f"{m['remaining_accuracy'] if m['remaining_accuracy'] is None else round(m['remaining_accuracy'], 3)}"
                    f"  bias {d.bias:+.3f}  ({d.space}, {m['num_train']} train / {m['num_val']} val) -> {target}")
+
+
+def _direction_targets(out: Path, names: list[str], overwrite: bool) -> list[Path]:
+    """One direction file per attribute: `out` itself for one attribute named *.npz, else out/ATTR.npz; each
+    checked before any work starts."""
+    from ..io import check_output_path
+
+    if out.suffix.lower() == ".npz" and len(names) != 1:
+        raise click.BadParameter(f"{len(names)} attributes need a folder for --out, not a .npz file",
+                                 param_hint="--out")
+    targets = [out] if out.suffix.lower() == ".npz" else [out / f"{a}.npz" for a in names]
+    for t in targets:
+        check_output_path(t, overwrite)
+    return targets
+
+
+# SVM-only options: the gradient recipe samples its own codes and needs no labels, classes or split.
+_SVM_ONLY = ("latents", "labels", "layer", "ratio", "count", "split", "threshold", "binary")
+
+
+def _gradient_directions(model, scorer, attributes, n, seed, space, batch_size, out, overwrite, device) -> None:
+    """`boundary --method gradient`: one scorer-gradient direction per attribute."""
+    from .. import load
+    from ..directions.gradient import gradient_direction
+    from ..errors import GanlensError
+    from ..scoring import resolve_scorer
+
+    ctx = click.get_current_context()
+    given = [f"--{p}" for p in _SVM_ONLY
+             if ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT]
+    if given:
+        raise click.BadParameter(f"{', '.join(given)} belong to --method svm; the gradient recipe samples its own "
+                                 "codes and follows the scorer's gradient", param_hint="--method")
+    G = load(model, device=device)
+    sc = resolve_scorer(scorer)
+    names = list(sc.names) if attributes == ("all",) else list(attributes)
+    unknown = [a for a in names if a not in sc.names]
+    if unknown:
+        raise GanlensError(f"the scorer has no attribute {unknown[0]!r}; it has {list(sc.names)}")
+    targets = _direction_targets(out, names, overwrite)
+    for a, target in zip(names, targets):
+        d = gradient_direction(G, sc, a, space=space, num_samples=n, seed=seed, batch_size=min(batch_size, 32),
+                               progress=True)
+        d.provenance["source"] = f"gradients of {n} sampled {space} codes, seed {seed}, scorer {scorer}"
+        d.save(target)
+        m = d.metrics
+        click.echo(f"{a:14s} consistency {m['consistency']:.3f}  agreement {m['agreement']:.3f}  "
+                   f"({d.space}, {n} samples) -> {target}")
 
 
 @click.command(context_settings=CONTEXT)

@@ -1,4 +1,5 @@
-"""Semantic directions in a GAN's latent space: supervised (InterFaceGAN SVM), conditional, SeFa, GANSpace.
+"""Semantic directions in a GAN's latent space: supervised (InterFaceGAN SVM, scorer gradient), conditional, SeFa,
+GANSpace.
 
 Every method returns `Direction` objects (unit vector + space + layers + provenance), saved as .npz + .json.
 """
@@ -6,13 +7,14 @@ Every method returns `Direction` objects (unit vector + space + layers + provena
 from .direction import Direction, load_directions
 from .conditional import project_out
 from .svm import fit_boundary, fit_layer_boundaries
+from .gradient import gradient_direction
 from .sefa import sefa, style_weights
 from .ganspace import ganspace
 from .autolabel import autolabel, correlations
 from .bundled import bundled_directions_dir, load_bundled, resolve_direction
 
 __all__ = [
-    "Direction", "autolabel", "bundled_directions_dir", "correlations", "fit_boundary", "fit_layer_boundaries", "ganspace", "load_bundled", "load_directions",
-    "resolve_direction",
-    "project_out", "sefa", "style_weights",
+    "Direction", "autolabel", "bundled_directions_dir", "correlations", "fit_boundary", "fit_layer_boundaries",
+    "ganspace", "gradient_direction", "load_bundled", "load_directions", "project_out", "resolve_direction", "sefa",
+    "style_weights",
 ]
