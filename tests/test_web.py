@@ -228,13 +228,14 @@ def test_upload_inverts_with_encoder_and_hybrid(client: TestClient) -> None:
     assert client.get(f"/api/sessions/{sid}").json()["state"]["second_source"]["method"] == "hybrid"
 
 
-def test_page_optimisation_uses_the_editable_preset(studio: Studio) -> None:
+@pytest.mark.parametrize("method", ["optim", "hybrid"])
+def test_page_optimisation_uses_the_editable_preset(studio: Studio, method: str) -> None:
     from ganlens.invert import preset
     from ganlens.web.jobs import invert_with_progress
 
     target = studio.G.render(studio.G.sample(1, seed=11))
     seen = []
-    code = invert_with_progress(studio, target, "optim", 20, lambda f, msg, loss: seen.append(f))
+    code = invert_with_progress(studio, target, method, 20, lambda f, msg, loss: seen.append(f))
     assert code.meta["config"]["layer_reg"] == preset("editable").layer_reg > 0
     assert seen[-1] == 1.0
 
