@@ -2,14 +2,16 @@
 
 Six measurements, each with the bundled attribute predictor as the scorer:
   1. separability of every factor in W and Z (InterFaceGAN Table 1: val >= 95 %, all samples >= 75 %);
-  2. edit success of +3 along each W boundary on 500 fresh samples, and the leakage matrix;
+  2. edit success of +3 along each W boundary on 500 fresh samples, and the leakage matrix; beside it (2b) the
+     same for scorer-gradient directions (mean unit gradient of the predictor's score over 1,000 samples), which
+     also re-run 3 and 4 (3b, 4b);
   3. conditional manipulation of correlated pairs (glasses | age, smile | age, beard | hair_length) in Z and W;
   4. the layer hierarchy: attribute x resolution-group heat-map vs each factor's level;
   5. HiGAN re-scoring vs SVM accuracy as rankers, with candidates the model cannot manipulate;
   6. SeFa and GANSpace top-10 with auto-labels: how many factors some direction recovers with |r| >= 0.8;
 plus the distance effect and example edit grids. Writes results/semantics.json and docs/semantics_*.png.
 
-Run (about 25 min on 2 CPU cores, most of it the 76 SVM fits on 100,000 samples):
+Run (about 50 min on 2 CPU cores: 32 min fitting the 76 SVMs on 100,000 samples, 13 min the 26 gradient directions):
     python benchmarks/semantics.py
     python benchmarks/semantics.py --quick          # a 1-2 minute smoke run with tiny sample counts
 Synthesis runs in bf16 autocast with channels-last by default (2-3x faster on these CPUs); the script measures
@@ -32,7 +34,7 @@ import ganlens
 from ganlens import LatentCode
 from ganlens.analysis import cosine_matrix, distance_effect, layerwise, measure_edits, score_correlation
 from ganlens.analysis.plots import bar_panels, heatmap
-from ganlens.directions import autolabel, fit_boundary, ganspace, sefa
+from ganlens.directions import Direction, autolabel, fit_boundary, ganspace, gradient_direction, sefa
 from ganlens.edit import labelled_grid, move, resolution_groups, strength_labels
 from ganlens.io import atomic_write_json, save_image
 from ganlens.scorers import AttributeInfo, Scorer, load_scorer
@@ -44,8 +46,9 @@ LEVELS = {f.name: f.level for f in FACTORS}
 LEVEL_ORDER = ["layout", "object", "attribute", "colour"]
 PAIRS = [("glasses", "age"), ("smile", "age"), ("beard", "hair_length")]
 
-FULL = dict(fit=100_000, success=500, rescore=150, conditional=160, layers=40, label=24, distance=40, pca=100_000)
-QUICK = dict(fit=800, success=40, rescore=20, conditional=20, layers=8, label=6, distance=6, pca=5000)
+FULL = dict(fit=100_000, success=500, rescore=150, conditional=160, layers=40, label=24, distance=40, pca=100_000,
+            gradient=1000)
+QUICK = dict(fit=800, success=40, rescore=20, conditional=20, layers=8, label=6, distance=6, pca=5000, gradient=16)
 
 
 class CandidateScorer(Scorer):
@@ -244,8 +247,9 @@ def discovery(G, scorer, k: int, pca_samples: int) -> tuple[dict, list, list]:
     return out, sefa_dirs, gs_dirs
 
 
-def example_grids(G, dirs: dict, sefa_dirs: list, docs: Path) -> list[str]:
-    """Edit grids for the docs: smile in W, glasses with/without age, hair colour moved in coarse vs fine layers."""
+def example_grids(G, dirs: dict, gdirs: dict, sefa_dirs: list, docs: Path) -> list[str]:
+    """Edit grids for the docs: smile in W, glasses with/without age, hair colour moved in coarse vs fine layers,
+    glasses and beard along the SVM boundary vs the gradient direction."""
     written = []
     seeds = [0, 1, 2, 3]
     base = LatentCode.cat([G.sample(1, seed=s) for s in seeds])
@@ -276,9 +280,38 @@ def example_grids(G, dirs: dict, sefa_dirs: list, docs: Path) -> list[str]:
     save_image(labelled_grid(G.render(grid), 7, strength_labels(values),
                              [f"{d.name[:6]} {d.metrics['autolabel']} {d.metrics['label_r']:+.2f}" for d in sefa_dirs],
                              scale=2, title="SeFa top-10 (all layers) with auto-labels"), docs / "semantics_sefa.png")
-    written += ["semantics_edit_smile.png", "semantics_edit_conditional.png", "semantics_edit_layers.png",
+    rows, labels = [], []
+    ups = [0, 1, 2, 3]
+    for attr in ("glasses", "beard"):
+        for s in seeds[:3]:
+            code = G.sample(1, seed=s)
+            rows += [move(code, dirs["w"][attr], ups), move(code, gdirs["w"][attr], ups)]
+            labels += [f"{attr} svm {s}", f"{attr} grad {s}"]
+    save_image(labelled_grid(G.render(LatentCode.cat(rows)), len(ups), strength_labels(ups), labels, scale=2,
+                             title="W boundary (svm) vs gradient direction, same W distance"),
+               docs / "semantics_edit_gradient.png")
+    written += ["semantics_edit_gradient.png", "semantics_edit_smile.png", "semantics_edit_conditional.png",
+                "semantics_edit_layers.png",
                 "semantics_sefa.png"]
     return written
+
+
+def gradient_directions(G, scorer, k: int, seed: int) -> dict[str, dict[str, Direction]]:
+    """Scorer-gradient directions of every factor in W and Z, each the mean unit gradient over k samples."""
+    return {space: {f.name: gradient_direction(G, scorer, f.name, space=space, num_samples=k, seed=seed)
+                    for f in FACTORS} for space in ("w", "z")}
+
+
+def edit_summary(rep, strength: float) -> dict[str, dict]:
+    """Per direction: how far it moves its own attribute and, on average, the others (spreads; binary in
+    probability), so a strong direction and a clean one can be told apart."""
+    leak = rep.leakage(strength)
+    out = {}
+    for i, name in enumerate(rep.directions):
+        t = rep.attributes.index(rep.targets[i])
+        out[name] = {"target_move": round(float(leak[i, t]), 4),
+                     "others_abs_move": round(float(np.abs(np.delete(leak[i], t)).mean()), 4)}
+    return out
 
 
 def ceiling_diagnosis(rep, strength: float, groups: int = 5) -> dict:
@@ -290,9 +323,9 @@ def ceiling_diagnosis(rep, strength: float, groups: int = 5) -> dict:
             "passes_below_top_fifth": sum(v >= 0.95 for v in below_top.values()),
             "flip_rate_binary": rep.flip_rate(strength),
             "diagnosis_note": "samples ordered by their own starting score and cut into fifths; failures only in the "
-                              "top fifth are a ceiling (the attribute is already near its most), failures in every "
-                              "fifth a weak direction; flip rate = share of samples without a binary attribute that "
-                              "have it after the edit"}
+                              "top fifth mean the direction stops raising samples that already score high, failures in "
+                              "every fifth a weak direction; flip rate = share of samples without a binary attribute "
+                              "that have it after the edit"}
 
 
 def main() -> None:
@@ -361,6 +394,27 @@ def main() -> None:
     lap("2 edit success + leakage", t0)
 
     t0 = time.time()
+    gdirs = gradient_directions(G, scorer, n["gradient"], seed=0)
+    grep = measure_edits(G, [gdirs["w"][a] for a in real], scorer, strengths=[3.0], num_samples=n["success"], seed=1)
+    gsucc = grep.success(3.0)
+    svm_summary, grad_summary = edit_summary(rep, 3.0), edit_summary(grep, 3.0)
+    result["2b_gradient_directions"] = {
+        "recipe": "mean of the unit gradients of the predictor's score w.r.t. w over samples of seed 0; edits as in 2",
+        "fit_samples": n["gradient"], "strength": 3.0, "num_samples": n["success"], "success": gsucc,
+        "passes": sum(v >= 0.95 for v in gsucc.values()), "of": len(real), **ceiling_diagnosis(grep, 3.0),
+        "per_attribute": {a: {"consistency": gdirs["w"][a].metrics["consistency"],
+                              "agreement": gdirs["w"][a].metrics["agreement"],
+                              "cos_to_svm_w": float(gdirs["w"][a].vector @ dirs["w"][a].vector),
+                              "cos_to_svm_z": float(gdirs["z"][a].vector @ dirs["z"][a].vector),
+                              "gradient": grad_summary[a], "svm": svm_summary[a]} for a in real},
+        "leakage_normalized": grep.leakage(3.0).round(4).tolist(), "attributes": grep.attributes,
+        "pixel_change": grep.pixel_change[:, 0].mean(-1).round(4).tolist()}
+    save_image(heatmap(grep.leakage(3.0), [f"{a} ({gsucc[a]:.0%})" for a in real], grep.attributes, diverging=True,
+                       title="edit +3 along each W gradient direction (row; % raised): mean change / spread"),
+               docs / "semantics_leakage_gradient.png", scale=2)
+    lap("2b gradient directions (fit + edits)", t0)
+
+    t0 = time.time()
     cond = conditional(G, dirs, scorer, n["conditional"], seed=4)
     result["3_conditional"] = {"strength": 3.0, "num_samples": n["conditional"], "pairs": cond,
                                "verdicts": {k: r["verdict"] for k, r in cond.items()},
@@ -376,12 +430,21 @@ def main() -> None:
     lap("3 conditional", t0)
 
     t0 = time.time()
-    hier, lw = hierarchy(G, dirs["w"], scorer, n["layers"], seed=5)
-    result["4_hierarchy"] = hier
-    save_image(heatmap(lw.relative(), [f"{a} ({LEVELS[a]})" for a in lw.directions], lw.groups, vmin=0, vmax=1,
-                       highlight_max=True, title="re-scoring delta when moving one resolution group (row-normalised)"),
-               docs / "semantics_layers.png", scale=2)
-    lap("4 hierarchy", t0)
+    gcond = conditional(G, gdirs, scorer, n["conditional"], seed=4)
+    result["3b_conditional_gradient"] = {"strength": 3.0, "num_samples": n["conditional"], "pairs": gcond,
+                                         "verdicts": {k: r["verdict"] for k, r in gcond.items()}}
+    lap("3b conditional (gradient directions)", t0)
+
+    for key, dirs_w, png, title in (
+            ("4_hierarchy", dirs["w"], "semantics_layers.png",
+             "re-scoring delta when moving one resolution group (row-normalised)"),
+            ("4b_hierarchy_gradient", gdirs["w"], "semantics_layers_gradient.png",
+             "as above, moving the gradient directions (row-normalised)")):
+        t0 = time.time()
+        result[key], lw = hierarchy(G, dirs_w, scorer, n["layers"], seed=5)
+        save_image(heatmap(lw.relative(), [f"{a} ({LEVELS[a]})" for a in lw.directions], lw.groups, vmin=0, vmax=1,
+                           highlight_max=True, title=title), docs / png, scale=2)
+        lap("4 hierarchy" if key == "4_hierarchy" else "4b hierarchy (gradient directions)", t0)
 
     t0 = time.time()
     rs = rescoring(G, dirs["w"], sep, cand, n["rescore"], seed=3)
@@ -412,9 +475,9 @@ def main() -> None:
     lap("distance effect", t0)
 
     t0 = time.time()
-    result["docs"] = example_grids(G, dirs, sefa_dirs, docs) + [
+    result["docs"] = example_grids(G, dirs, gdirs, sefa_dirs, docs) + [
         "semantics_separability.png", "semantics_leakage.png", "semantics_conditional.png", "semantics_layers.png", "semantics_rescoring.png",
-        "semantics_discovery.png"]
+        "semantics_discovery.png", "semantics_leakage_gradient.png", "semantics_layers_gradient.png"]
     lap("example grids", t0)
 
     timing["total"] = round(time.time() - t_start, 1)

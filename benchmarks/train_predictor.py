@@ -2,7 +2,10 @@
 
 Reproduces src/ganlens/assets/synthfaces64-predictor.{safetensors,json} and writes results/predictor.json:
     python benchmarks/train_predictor.py [--n 50000] [--epochs 6]
-Training renders use seed 1, held-out renders seed 2 (the GAN's data used seed 0).
+Training renders use seed 1, held-out renders seed 2 (the GAN's data used seed 0). A second, independent predictor
+to cross-check edits (benchmarks/scorer_crosscheck.py) comes from other renders, width and initialisation:
+    python benchmarks/train_predictor.py --n 50000 --epochs 12 --width 24 --data-seed 3 --seed 1 \
+        --out results/check_predictor/synthfaces64-check --results results/check_predictor/metrics.json
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ def main() -> None:
     ap.add_argument("--val-n", type=int, default=5000)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--data-seed", type=int, default=1, help="seed of the training renders (held-out: this + 1)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batch order")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(BUNDLED["synthfaces64"]))
     ap.add_argument("--results", default=str(ROOT / "results" / "predictor.json"))
@@ -35,13 +40,15 @@ def main() -> None:
     if args.device == "cpu":
         torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        train = load_dataset(build_dataset(args.n, 1, Path(tmp) / "train.npz"))
-        val = load_dataset(build_dataset(args.val_n, 2, Path(tmp) / "val.npz"))
-    scorer, metrics = train_predictor(train, val, epochs=args.epochs, width=args.width, device=args.device)
+        train = load_dataset(build_dataset(args.n, args.data_seed, Path(tmp) / "train.npz"))
+        val = load_dataset(build_dataset(args.val_n, args.data_seed + 1, Path(tmp) / "val.npz"))
+    scorer, metrics = train_predictor(train, val, epochs=args.epochs, width=args.width, seed=args.seed,
+                                      device=args.device)
     metrics["date"] = datetime.date.today().isoformat()
     metrics["device"] = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({args.device})"
     metrics["command"] = (f"python benchmarks/train_predictor.py --n {args.n} --epochs {args.epochs} "
-                          f"--width {args.width} --device {args.device}")
+                          f"--width {args.width} --data-seed {args.data_seed} --seed {args.seed} "
+                          f"--device {args.device}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_predictor(scorer.model, scorer.attributes, metrics, args.out)
     atomic_write_json(args.results, metrics)

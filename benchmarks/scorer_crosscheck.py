@@ -1,0 +1,123 @@
+"""Do edits raise the attribute, or only the score of the predictor that found them? (issue 4)
+
+A scorer-gradient direction climbs the bundled predictor's score, so part of what it finds may be that network's
+shortcuts rather than the attribute. This re-scores the edits with a second predictor trained independently
+(other renders, width and initialisation; `benchmarks/train_predictor.py`, command in its docstring) and reports:
+  - how well the two predictors agree on generator samples (Pearson r per attribute, 2,000 samples of seed 2);
+  - for the shipped SVM boundaries, the gradient directions of the bundled predictor and the gradient directions
+    of the check predictor: edit success (+3 in W, 500 fresh samples of seed 1) and the target's move in spreads
+    as each predictor sees it, and for binary attributes the flip rate.
+
+    python benchmarks/scorer_crosscheck.py          # -> results/scorer_crosscheck.json (about 10 min, 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganlens
+from ganlens.analysis import measure_edits
+from ganlens.directions import gradient_direction
+from ganlens.directions.bundled import load_bundled
+from ganlens.io import atomic_write_json
+from ganlens.scorers import AttributeInfo, Scorer, load_scorer
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECK = ROOT / "results" / "check_predictor" / "synthfaces64-check.safetensors"
+STRENGTH = 3.0
+PREFIX = "check:"
+
+
+class PairScorer(Scorer):
+    """Both predictors at once: the bundled one's attributes, then the check one's under `PREFIX`."""
+
+    def __init__(self, main: Scorer, check: Scorer) -> None:
+        self.main, self.check = main, check
+        self.attributes = main.attributes + tuple(AttributeInfo(PREFIX + a.name, a.kind, a.low, a.high)
+                                                  for a in check.attributes)
+
+    def _score_batch(self, images) -> dict[str, np.ndarray]:
+        out = self.main(images)
+        out.update({PREFIX + k: v for k, v in self.check(images).items()})
+        return out
+
+
+def per_predictor(rep, names: list[str]) -> dict[str, dict]:
+    """Per direction (named after its attribute): success, target move (spreads) and flip rate, by each predictor."""
+    raw, leak = rep.changes(probability=False)[:, :, 0], rep.leakage(STRENGTH)
+    base = rep.base
+    out = {}
+    for d, a in enumerate(names):
+        row = {}
+        for who, col in (("bundled", a), ("check", PREFIX + a)):
+            i = rep.attributes.index(col)
+            row[who] = {"success": round(float((raw[d, i] > 0).mean()), 3),
+                        "target_move": round(float(leak[d, i]), 3)}
+            if rep.binary[i]:
+                without = base[i] <= 0
+                row[who]["flip_rate"] = round(float((base[i][without] + raw[d, i][without] > 0).mean()), 3)
+        out[a] = row
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="synthfaces64")
+    ap.add_argument("--check", default=str(CHECK), help="the independent predictor (.safetensors)")
+    ap.add_argument("--gradient-samples", type=int, default=1000)
+    ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "results" / "scorer_crosscheck.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    G = ganlens.load(args.model).eval()
+    G.precision = "bf16"
+    main_scorer, check = load_scorer(args.model), load_scorer(args.check)
+    pair = PairScorer(main_scorer, check)
+    names = [a for a in main_scorer.names if a in check.names]
+
+    with torch.no_grad():
+        imgs = G.synthesize(G.sample(2000, seed=2)).clamp(-1, 1)
+    a_scores, b_scores = main_scorer(imgs), check(imgs)
+    agreement = {a: round(float(np.corrcoef(a_scores[a], b_scores[a])[0, 1]), 3) for a in names}
+    print("agreement r:", agreement, flush=True)
+
+    shipped = load_bundled(args.model)
+    recipes = {
+        "shipped svm boundaries": [shipped[a] for a in names],
+        "gradient of the bundled predictor": [gradient_direction(G, main_scorer, a, num_samples=args.gradient_samples,
+                                                                 seed=0) for a in names],
+        "gradient of the check predictor": [gradient_direction(G, check, a, num_samples=args.gradient_samples, seed=0)
+                                            for a in names],
+    }
+    rows = {}
+    for label, dirs in recipes.items():
+        rep = measure_edits(G, dirs, pair, strengths=[STRENGTH], num_samples=args.samples, seed=1)
+        rows[label] = per_predictor(rep, names)
+        print(label, {a: (r["bundled"]["success"], r["check"]["success"]) for a, r in rows[label].items()}, flush=True)
+    passes = {label: {who: sum(r[who]["success"] >= 0.95 for r in rows[label].values()) for who in ("bundled", "check")}
+              for label in rows}
+    cos = {a: round(float(g.vector @ h.vector), 3) for a, g, h in zip(
+        names, recipes["gradient of the bundled predictor"], recipes["gradient of the check predictor"])}
+    result = {"model": args.model, "check_predictor": str(Path(args.check).relative_to(ROOT))
+              if Path(args.check).is_relative_to(ROOT) else args.check,
+              "check_predictor_held_out": check.meta.get("held_out") if hasattr(check, "meta") else None,
+              "agreement_on_samples_r": agreement, "strength": STRENGTH, "edit_samples": args.samples,
+              "gradient_samples": args.gradient_samples, "rows": rows, "passes_95": passes,
+              "cosine_gradient_bundled_vs_check": cos, "seconds": round(time.time() - t0, 1),
+              "threads": args.threads, "machine": platform.machine(), "torch": torch.__version__,
+              "command": "python benchmarks/scorer_crosscheck.py"}
+    atomic_write_json(Path(args.out), result)
+    print("passes (>= 95 %):", passes)
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()
