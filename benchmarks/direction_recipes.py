@@ -6,7 +6,9 @@ most attributes. This compares, on the same 20,000 scored samples (seed 0) and t
   - the same SVM on the top / bottom 10 %;
   - the class-mean difference: mean w of samples with the attribute (logit > 0, or above the median for
     continuous ones) minus the mean w of the rest, normalised;
-  - the shipped boundaries themselves;
+  - the shipped boundaries themselves, moved in their files' units (`scale` = the samples' spread along the normal,
+    0.29-1.63 W units), so their +3 is 3 spreads rather than 3 W units like every other row here
+    (benchmarks/scorer_crosscheck.py measures them at 3 W units);
   - the scorer-gradient direction: the mean of the unit gradients of the predictor's score with respect to w over
     1,000 samples (`ganlens boundary --method gradient`), with its consistency (length of that mean);
   - an upper bound that is not one direction: every sample climbs its own gradient (6 steps of 0.5, so it travels

@@ -4,9 +4,10 @@ A scorer-gradient direction climbs the bundled predictor's score, so part of wha
 shortcuts rather than the attribute. This re-scores the edits with a second predictor trained independently
 (other renders, width and initialisation; `benchmarks/train_predictor.py`, command in its docstring) and reports:
   - how well the two predictors agree on generator samples (Pearson r per attribute, 2,000 samples of seed 2);
-  - for the shipped SVM boundaries, the gradient directions of the bundled predictor and the gradient directions
-    of the check predictor: edit success (+3 in W, 500 fresh samples of seed 1) and the target's move in spreads
-    as each predictor sees it, and for binary attributes the flip rate.
+  - for the shipped SVM boundaries (moved in W units like the others, not in their files' spread units), the
+    gradient directions of the bundled predictor and those of the check predictor: edit success (+3 in W, 500 fresh
+    samples of seed 1) and the target's move in spreads as each predictor sees it, and for binary attributes the
+    flip rate.
 
     python benchmarks/scorer_crosscheck.py          # -> results/scorer_crosscheck.json (about 10 min, 2 cores)
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +93,8 @@ def main() -> None:
 
     shipped = load_bundled(args.model)
     recipes = {
-        "shipped svm boundaries": [shipped[a] for a in names],
+        # scale 1: every direction moves the same W distance (the shipped files' scale is the samples' spread)
+        "shipped svm boundaries": [replace(shipped[a], scale=1.0) for a in names],
         "gradient of the bundled predictor": [gradient_direction(G, main_scorer, a, num_samples=args.gradient_samples,
                                                                  seed=0) for a in names],
         "gradient of the check predictor": [gradient_direction(G, check, a, num_samples=args.gradient_samples, seed=0)
