@@ -365,6 +365,16 @@ def test_cli_boundary_method_gradient(tmp_path):
     r = CliRunner().invoke(cli, ["boundary", "--model", "random-tiny", "--method", "gradient", "--ratio", "0.1",
                                  "-a", "redness", "--out", str(tmp_path / "y.npz")])
     assert r.exit_code == 2 and "--ratio belong to --method svm" in r.output
+    _invoke("boundary", "--model", "random-tiny", "--scorer", "semantics_helpers:TensorStatsScorer",
+            "--method", "gradient", "-a", "redness", "--samples", "8", "--layers", "fine",
+            "--out", str(tmp_path / "fine.npz"))
+    fine = Direction.load(tmp_path / "fine.npz")
+    from ganlens.edit import presets
+
+    assert fine.layers == presets(8)["fine"] and fine.num_ws == 8
+    r = CliRunner().invoke(cli, ["boundary", "--model", "random-tiny", "-a", "redness", "--layers", "0-2",
+                                 "--out", str(tmp_path / "z.npz")])
+    assert r.exit_code == 2 and "--layers belongs to --method gradient" in r.output
 
 
 def test_cli_mismatched_csv_is_one_line_error(tmp_path, G):

@@ -77,6 +77,8 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="CSV of labels for --latents (default: the .csv beside it), one row per code.")
 @click.option("--layer", type=int, default=None, help="For W+ codes: the layer whose w to fit on.")
+@click.option("--layers", "grad_layers", default=None,
+              help="Gradient only: fit for a layer-wise edit of these w's (0-5, 16px, fine, ...); the file keeps them.")
 @click.option("--ratio", default=0.02, show_default=True, type=float, help="Top/bottom fraction used as positives/negatives.")
 @click.option("--count", type=int, default=None, help="Top/bottom count instead of --ratio.")
 @click.option("--split", default=0.7, show_default=True, type=float, help="Train fraction of the chosen samples.")
@@ -87,8 +89,8 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Direction file (.npz) or folder.")
 @overwrite_option
 @device_option
-def boundary(model, scorer, attributes, method, n, seed, space, latents, labels, layer, ratio, count, split, threshold,
-             binary, batch_size, out, overwrite, device) -> None:
+def boundary(model, scorer, attributes, method, n, seed, space, latents, labels, layer, grad_layers, ratio, count,
+             split, threshold, binary, batch_size, out, overwrite, device) -> None:
     """Fit supervised directions: InterFaceGAN boundaries (linear SVM on the top/bottom scored samples) or
     scorer-gradient directions, and save them as direction files.
 
@@ -98,6 +100,7 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
       ganlens boundary --model synthfaces64 -a all --samples 20000 --out boundaries/
       ganlens boundary --model mine.pkl --latents codes.npz --labels my_labels.csv -a smile --out smile.npz
       ganlens boundary --model synthfaces64 -a glasses --method gradient --samples 1000 --out glasses_grad.npz
+      ganlens boundary --model synthfaces64 -a eye_open --method gradient --layers 7-9 --out eye_open_fine.npz
     """
     from .. import load
     from ..directions import fit_boundary
@@ -105,8 +108,12 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
     from ..scoring import load_scored, score as score_codes
 
     if method == "gradient":
-        _gradient_directions(model, scorer, attributes, n or 1000, seed, space, batch_size, out, overwrite, device)
+        _gradient_directions(model, scorer, attributes, n or 1000, seed, space, grad_layers, batch_size, out, overwrite,
+                             device)
         return
+    if grad_layers is not None:
+        raise click.BadParameter("--layers belongs to --method gradient (an SVM on W+ codes fits one --layer)",
+                                 param_hint="--layers")
     n = n or 20_000
     G = load(model, device=device)
     if latents is not None:
@@ -155,10 +162,12 @@ def _direction_targets(out: Path, names: list[str], overwrite: bool) -> list[Pat
 _SVM_ONLY = ("latents", "labels", "layer", "ratio", "count", "split", "threshold", "binary")
 
 
-def _gradient_directions(model, scorer, attributes, n, seed, space, batch_size, out, overwrite, device) -> None:
+def _gradient_directions(model, scorer, attributes, n, seed, space, layers, batch_size, out, overwrite,
+                         device) -> None:
     """`boundary --method gradient`: one scorer-gradient direction per attribute."""
     from .. import load
     from ..directions.gradient import gradient_direction
+    from ..edit import resolve_layers
     from ..errors import GanlensError
     from ..scoring import resolve_scorer
 
@@ -174,10 +183,13 @@ def _gradient_directions(model, scorer, attributes, n, seed, space, batch_size, 
     unknown = [a for a in names if a not in sc.names]
     if unknown:
         raise GanlensError(f"the scorer has no attribute {unknown[0]!r}; it has {list(sc.names)}")
+    if layers is not None and space != "w":
+        raise click.BadParameter("--layers needs --space w", param_hint="--layers")
+    moved = None if layers is None else resolve_layers(layers, G.num_ws)
     targets = _direction_targets(out, names, overwrite)
     for a, target in zip(names, targets):
-        d = gradient_direction(G, sc, a, space=space, num_samples=n, seed=seed, batch_size=min(batch_size, 32),
-                               progress=True)
+        d = gradient_direction(G, sc, a, space=space, num_samples=n, seed=seed, layers=moved,
+                               batch_size=min(batch_size, 32), progress=True)
         d.provenance["source"] = f"gradients of {n} sampled {space} codes, seed {seed}, scorer {scorer}"
         d.save(target)
         m = d.metrics
