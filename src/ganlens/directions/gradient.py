@@ -3,7 +3,7 @@
 InterFaceGAN models an attribute as linear in the latent code, f(G(z)) ≈ λ·nᵀz; under that model the gradient of
 the score is λ·n at every sample. This module measures that gradient directly: for N sampled codes it backpropagates
 the score through the generator, normalises each sample's gradient to unit length and averages them. The mean's
-length (`consistency`, 1 when every sample agrees, about 1/√dim for unrelated ones) tells whether one direction
+length (`consistency`, 1 when every sample agrees, about 1/√N for N unrelated ones) tells whether one direction
 can move the attribute everywhere; the share of samples whose own gradient points within 90° of the mean
 (`agreement`) tells for how many a small step along it raises the score.
 
@@ -93,7 +93,7 @@ def gradient_direction(
         scorer: a differentiable scorer (one with `score_tensor`, e.g. the bundled predictor).
         attribute: one of the scorer's attributes; the direction points to higher scores.
         space: 'w' or 'z'.
-        num_samples: codes to average over (1,000 gives a direction within a few degrees of 2,000's here).
+        num_samples: codes to average over.
         seed: seed of the codes (use another one to measure the edits).
         layers: W only: fit for a layer-wise edit of these w's (the Direction keeps them).
         truncation_psi: truncation of the sampled W codes.
