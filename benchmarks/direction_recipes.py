@@ -78,12 +78,11 @@ def per_sample_ascent(G, scorer, names: list[str], num_samples: int, seed: int, 
 
 def summarise(rep) -> dict[str, dict]:
     """Per direction: success, flip rate (binary), target move and mean |move| of the others (in spreads)."""
-    success, flips, leak = rep.success(STRENGTH), rep.flip_rate(STRENGTH), rep.leakage(STRENGTH)
+    success, flips, (own, others) = rep.success(STRENGTH), rep.flip_rate(STRENGTH), rep.selectivity(STRENGTH)
     out = {}
     for i, name in enumerate(rep.directions):
-        t = rep.attributes.index(name)
-        out[name] = {"success": round(success[name], 3), "target_move": round(float(leak[i, t]), 3),
-                     "others_abs_move": round(float(np.abs(np.delete(leak[i], t)).mean()), 3)}
+        out[name] = {"success": round(success[name], 3), "target_move": round(float(own[i]), 3),
+                     "others_abs_move": round(float(others[i]), 3)}
         if name in flips:
             out[name]["flip_rate"] = round(flips[name], 3)
     return out

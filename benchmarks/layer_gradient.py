@@ -16,7 +16,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import ganlens
@@ -34,12 +33,11 @@ MIN_MOVE = 0.5  # spreads of the target attribute
 
 def rows_of(rep, attribute: str, labels: list[str]) -> dict[str, dict]:
     """Per direction (one per label, all for `attribute`): success, target move, mean |move| of the others."""
-    t = rep.attributes.index(attribute)
-    raised = rep.changes(probability=False)[:, t, 0] > 0
-    leak = rep.leakage(STRENGTH)
-    return {k: {"success": round(float(raised[i].mean()), 3), "target_move": round(float(leak[i, t]), 3),
-                "others_abs_move": round(float(np.abs(np.delete(leak[i], t)).mean()), 3)}
-            for i, k in enumerate(labels)}
+    # The directions share one name, so success is read per row here, not from the name-keyed `success()`.
+    raised = rep.changes(probability=False)[:, rep.attributes.index(attribute), 0] > 0
+    own, others = rep.selectivity(STRENGTH)
+    return {k: {"success": round(float(raised[i].mean()), 3), "target_move": round(float(own[i]), 3),
+                "others_abs_move": round(float(others[i]), 3)} for i, k in enumerate(labels)}
 
 
 def main() -> None:

@@ -51,20 +51,16 @@ class PairScorer(Scorer):
 
 
 def per_predictor(rep, names: list[str]) -> dict[str, dict]:
-    """Per direction (named after its attribute): success, target move (spreads) and flip rate, by each predictor."""
-    raw, leak = rep.changes(probability=False)[:, :, 0], rep.leakage(STRENGTH)
-    base = rep.base
-    out = {}
-    for d, a in enumerate(names):
-        row = {}
-        for who, col in (("bundled", a), ("check", PREFIX + a)):
-            i = rep.attributes.index(col)
-            row[who] = {"success": round(float((raw[d, i] > 0).mean()), 3),
-                        "target_move": round(float(leak[d, i]), 3)}
-            if rep.binary[i]:
-                without = base[i] <= 0
-                row[who]["flip_rate"] = round(float((base[i][without] + raw[d, i][without] > 0).mean()), 3)
-        out[a] = row
+    """Per direction (named after its attribute): success, target move (spreads) and flip rate, by each predictor:
+    the check predictor's view is the same report with each direction's target read from its `PREFIX` column."""
+    views = {"bundled": rep, "check": replace(rep, targets=[PREFIX + t for t in rep.targets])}
+    out: dict[str, dict] = {a: {} for a in names}
+    for who, view in views.items():
+        success, flips, (own, _) = view.success(STRENGTH), view.flip_rate(STRENGTH), view.selectivity(STRENGTH)
+        for d, a in enumerate(names):
+            out[a][who] = {"success": round(success[a], 3), "target_move": round(float(own[d]), 3)}
+            if a in flips:
+                out[a][who]["flip_rate"] = round(flips[a], 3)
     return out
 
 

@@ -303,15 +303,10 @@ def gradient_directions(G, scorer, k: int, seed: int) -> dict[str, dict[str, Dir
 
 
 def edit_summary(rep, strength: float) -> dict[str, dict]:
-    """Per direction: how far it moves its own attribute and, on average, the others (spreads; binary in
-    probability), so a strong direction and a clean one can be told apart."""
-    leak = rep.leakage(strength)
-    out = {}
-    for i, name in enumerate(rep.directions):
-        t = rep.attributes.index(rep.targets[i])
-        out[name] = {"target_move": round(float(leak[i, t]), 4),
-                     "others_abs_move": round(float(np.abs(np.delete(leak[i], t)).mean()), 4)}
-    return out
+    """Per direction: how far it moves its own attribute and, on average, the others (`EditReport.selectivity`)."""
+    own, others = rep.selectivity(strength)
+    return {name: {"target_move": round(float(own[i]), 4), "others_abs_move": round(float(others[i]), 4)}
+            for i, name in enumerate(rep.directions)}
 
 
 def ceiling_diagnosis(rep, strength: float, groups: int = 5) -> dict:

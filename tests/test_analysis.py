@@ -58,6 +58,17 @@ def test_success_by_starting_level_and_flip_rate():
     assert cont.success_by_level(3.0, groups=2)["d"] == [pytest.approx(2 / 3), 0.0]
 
 
+def test_selectivity_separates_the_target_from_the_others():
+    # Two attributes, base spreads 1 and 2; direction "a" moves a by +1 and b by -1, direction "x" has no target.
+    base = np.array([[-1.0, 1.0], [-2.0, 2.0]])
+    edited = np.array([[[[0.0, 2.0]], [[-3.0, 1.0]]], [[[-1.0, 1.0]], [[-2.0, 2.0]]]])
+    rep = EditReport(["a", "x"], ["a", "b"], [False, False], [3.0], base, edited, np.zeros((2, 1, 2)),
+                     targets=["a", None])
+    own, others = rep.selectivity(3.0)
+    assert own[0] == pytest.approx(1.0) and others[0] == pytest.approx(0.5)  # |-1| / spread 2
+    assert np.isnan(own[1]) and np.isnan(others[1])
+
+
 def test_measure_edits_real_boundaries_beat_the_null(G, boundaries):
     rep = measure_edits(G, boundaries, make_scorer(), strengths=[0.0, 2.0], num_samples=24, seed=5,
                         null_directions=2)

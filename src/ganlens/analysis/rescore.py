@@ -176,6 +176,17 @@ class EditReport:
         m = self.changes()[:, :, s].mean(axis=-1)
         return m / self.attribute_std()[None, :] if normalize else m
 
+    def selectivity(self, strength: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per direction [D]: the mean move of its own attribute and the mean |move| of the other attributes, both
+        in spreads (as `leakage`), so a strong direction and a clean one can be told apart; NaN without a target."""
+        leak = self.leakage(strength)
+        own, others = np.full(len(self.directions), np.nan), np.full(len(self.directions), np.nan)
+        for d in range(len(self.directions)):
+            if self.has_target(d):
+                t = self.target_index(d)
+                own[d], others[d] = leak[d, t], np.abs(np.delete(leak[d], t)).mean()
+        return own, others
+
     def attribute_std(self) -> np.ndarray:
         """Spread of each attribute over the base samples [A] (probability for binary)."""
         b = np.asarray(self.binary)[:, None]
