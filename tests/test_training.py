@@ -61,3 +61,31 @@ def test_init_from_generator_starts_from_its_weights_and_refuses_other_shapes(tm
     bad.out, bad.init_generator, bad.channel_max = str(tmp_path / "bad"), str(first), 16
     with pytest.raises(GanlensError, match="architecture differs"):
         train(bad, progress=False)
+
+
+def test_d_warmup_trains_only_d_then_g(tmp_path):
+    import torch
+
+    from ganlens.errors import GanlensError
+    from ganlens.training.gan import build_networks, load_state
+
+    first = train(tiny_config(tmp_path, kimg=0.08), progress=False)
+    src = ganlens.load(str(first))
+    cfg = tiny_config(tmp_path, kimg=0.08)
+    cfg.out, cfg.init_generator, cfg.d_warmup_kimg = str(tmp_path / "warm"), str(first), 0.08
+    warm = ganlens.load(str(train(cfg, progress=False)))  # 10 steps, all of them D-only
+    for (k, v), (_, t) in zip(src.named_parameters(), warm.named_parameters()):
+        assert torch.equal(t, v), k
+    torch.manual_seed(cfg.seed)
+    _, fresh_D = build_networks(cfg, 16, 3)  # the D the run started from
+    d_after = load_state(tmp_path / "warm" / "state")["D"]
+    assert any(not torch.equal(v, d_after[k]) for k, v in fresh_D.state_dict().items())
+    cfg.total_kimg = 0.16  # resume past the warm-up: now G moves
+    moved = ganlens.load(str(train(cfg, progress=False)))
+    assert any(not torch.equal(t, v) for (_, v), (_, t) in zip(src.named_parameters(), moved.named_parameters()))
+    log = [json.loads(line) for line in (tmp_path / "warm" / "log.jsonl").read_text().splitlines()]
+    assert "loss_G" not in log[0] and np.isfinite(log[1]["loss_G"])
+    no_init = tiny_config(tmp_path, kimg=0.08)
+    no_init.out, no_init.d_warmup_kimg = str(tmp_path / "bad"), 0.08
+    with pytest.raises(GanlensError, match="--init"):
+        train(no_init, progress=False)

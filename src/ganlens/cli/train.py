@@ -38,6 +38,8 @@ def train() -> None:
 @click.option("--name", default="synthfaces64", show_default=True, help="Model name stored in the snapshots.")
 @click.option("--init", "init_generator", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Fine-tune: start G and G_ema from this native checkpoint (D starts fresh). Ignored on resume.")
+@click.option("--d-warmup", "d_warmup_kimg", default=0.0, show_default=True,
+              help="With --init: kimg of D-only steps before G moves (a fresh D first learns the trained G's samples).")
 def gan(**kw) -> None:
     """Train a StyleGAN2 (logistic loss, lazy R1, style mixing, G_ema). Resumable and time-boxed.
 
@@ -45,6 +47,9 @@ def gan(**kw) -> None:
     Example (the recipe of the bundled synthfaces64):
       ganlens data build synthfaces --n 100000 --seed 0 --out data/synthfaces.npz
       ganlens train gan --data data/synthfaces.npz --out runs/sf64 --kimg 1000 --batch 128
+    Continue the bundled model (in a checkout) for 500 kimg, a fresh D first trained alone for 20 kimg:
+      ganlens train gan --data data/synthfaces.npz --out runs/more --init src/ganlens/assets/synthfaces64.safetensors \\
+        --kimg 500 --batch 128 --gamma 0.05 --ema-kimg 20 --d-warmup 20
     """
     from ..training.gan import TrainConfig
     from ..training.gan import train as run

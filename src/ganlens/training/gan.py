@@ -59,6 +59,9 @@ class TrainConfig:
     seed: int = 0
     name: str = "synthfaces64"
     init_generator: str | None = None  # start G and G_ema from this native checkpoint (D starts fresh)
+    # With init_generator: D-only steps first, so a fresh D does not push the trained G around before it has
+    # learnt to tell its samples from real ones. The G_ema ramp-up is also skipped (G_ema starts trained).
+    d_warmup_kimg: float = 0.0
     extra_provenance: dict = field(default_factory=dict)
 
 
@@ -156,6 +159,8 @@ def discriminator_loss(G: Generator, D: Discriminator, z: torch.Tensor, real: to
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a StyleGAN2 on `cfg.data`; returns the path of the latest G_ema snapshot."""
+    if cfg.d_warmup_kimg and not cfg.init_generator:
+        raise GanlensError("a D warm-up is for fine-tuning: give the trained generator to start from (--init)")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(cfg.device)
@@ -234,17 +239,22 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         })
         latest = snap
 
+    warmup_nimg = int(cfg.d_warmup_kimg * 1000)
+    ema_rampup = None if cfg.init_generator else cfg.ema_rampup
     try:
         while cur_nimg < total_nimg:
-            # --- G: non-saturating logistic loss on mixed-style fakes.
-            z = torch.randn([cfg.batch, cfg.z_dim], device=device)
-            G.requires_grad_(True)
-            D.requires_grad_(False)
-            with autocast():
-                loss_G = generator_loss(G, D, z, cfg.mixing_prob)
-            G_opt.zero_grad(set_to_none=True)
-            loss_G.backward()
-            G_opt.step()
+            g_moves = cur_nimg >= warmup_nimg
+            if g_moves:
+                # --- G: non-saturating logistic loss on mixed-style fakes.
+                z = torch.randn([cfg.batch, cfg.z_dim], device=device)
+                G.requires_grad_(True)
+                D.requires_grad_(False)
+                with autocast():
+                    loss_G = generator_loss(G, D, z, cfg.mixing_prob)
+                G_opt.zero_grad(set_to_none=True)
+                loss_G.backward()
+                G_opt.step()
+                stats["loss_G"].append(loss_G.detach())
 
             # --- D: logistic loss; every r1_interval steps add the R1 penalty (fp32) scaled by the interval.
             G.requires_grad_(False)
@@ -266,26 +276,27 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             cur_nimg += cfg.batch
             step += 1
             ema_nimg = cfg.ema_kimg * 1000
-            if cfg.ema_rampup:
-                ema_nimg = min(ema_nimg, cur_nimg * cfg.ema_rampup)
+            if ema_rampup:
+                ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
             beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
-            with torch.no_grad():
-                for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-                    p_ema.copy_(p.detach().lerp(p_ema, beta))
-                for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-                    b_ema.copy_(b)
+            if g_moves:
+                with torch.no_grad():
+                    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                        p_ema.copy_(p.detach().lerp(p_ema, beta))
+                    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                        b_ema.copy_(b)
 
             # Kept as device tensors: reading each one every step would stall a GPU on the host.
-            stats["loss_G"].append(loss_G.detach())
             stats["loss_D"].append(loss_D.detach())
             stats["D_real"].append(d_real.detach().mean())
             stats["D_fake"].append(d_fake.detach().mean())
             if step % 50 == 0:
                 bar.n = cur_nimg // 1000
-                bar.set_postfix(G=f"{_mean(stats['loss_G'][-50:]):.3f}", D=f"{_mean(stats['loss_D'][-50:]):.3f}")
+                bar.set_postfix(G=f"{_mean(stats['loss_G'][-50:]):.3f}" if stats["loss_G"] else "warm-up",
+                                D=f"{_mean(stats['loss_D'][-50:]):.3f}")
             out_of_time = cfg.max_minutes is not None and (time.time() - start) > cfg.max_minutes * 60
             if cur_nimg >= next_snapshot or cur_nimg >= total_nimg or out_of_time:
-                if not math.isfinite(_mean(stats["loss_G"][-10:]) + _mean(stats["loss_D"][-10:])):
+                if not all(math.isfinite(_mean(stats[k][-10:])) for k in ("loss_G", "loss_D") if stats[k]):
                     raise GanlensError(f"training diverged (non-finite loss) at {cur_nimg / 1000:.1f} kimg; "
                                        f"the last good state is in {out / 'state'}")
                 snapshot()
