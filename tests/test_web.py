@@ -103,7 +103,9 @@ def wait_job(client: TestClient, sid: str, job: dict, timeout: float = 60) -> li
 def test_info_lists_sliders_attributes_and_methods(client: TestClient) -> None:
     info = client.get("/api/info").json()
     keys = [s["key"] for s in info["sliders"]]
-    assert "attr:smile" in keys and "sefa:sefa0" in keys and len(keys) == 13 + 2
+    assert "attr:smile" in keys and "grad:smile" in keys and "sefa:sefa0" in keys and len(keys) == 13 + 13 + 2
+    grad = next(s for s in info["sliders"] if s["key"] == "grad:glasses")
+    assert grad["group"] == "gradient" and grad["layers"] != "all"  # the slider starts on the direction's own layers
     assert {a["name"] for a in info["attributes"]} >= {"smile", "age", "glasses"}
     assert info["methods"] == ["encoder", "hybrid", "optim"]
     assert info["layer_presets"]["coarse"] == "0-2"

@@ -200,7 +200,8 @@ def _gradient_directions(model, scorer, attributes, n, seed, space, layers, batc
 @click.command(context_settings=CONTEXT)
 @model_option
 @click.option("--direction", "-d", "direction_path", required=True,
-              help="Direction file (.npz) to move along, or a shipped attribute of the model (e.g. smile).")
+              help="Direction file (.npz) to move along, or a shipped one of the model: smile (InterFaceGAN "
+                   "boundary, strengths in spreads) or gradient:smile (layer-wise gradient direction, W units).")
 @click.option("--seeds", default="0-7", show_default=True, help="Seeds of the rows, e.g. 0-7 or 1,5,9.")
 @click.option("--latents", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Edit saved codes (e.g. inverted images) instead of seeds.")
@@ -230,6 +231,7 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
     Example:
       ganlens edit --model synthfaces64 --direction smile --seeds 0-7 --strengths -3:3:7 --out smile.png
       ganlens edit -d glasses -c age --seeds 0-3 --out glasses_not_age.png --video glasses.gif
+      ganlens edit -d gradient:glasses --seeds 0-7 --strengths 0:3:4 --out glasses_gradient.png
       ganlens edit -d my_boundary.npz --layers coarse --seeds 0-3 --out e.png --save-latents e.npz
     """
     from .. import LatentCode, load

@@ -31,9 +31,10 @@ class Slider:
     """One slider of the page: a direction and how to present it.
 
     Attributes:
-        key: stable id used by the API ('attr:smile', 'user:my_dir', 'sefa:sefa0').
+        key: stable id used by the API ('attr:smile', 'grad:smile', 'user:my_dir', 'sefa:sefa0').
         label: what the page shows.
-        group: 'attribute' (shipped boundary), 'user' (--directions) or 'sefa' (found at start-up).
+        group: 'attribute' (shipped boundary), 'gradient' (shipped layer-wise gradient direction), 'user'
+            (--directions) or 'sefa' (found at start-up).
         direction: the direction moved along (strengths are in units of its `scale`).
     """
 
@@ -113,6 +114,8 @@ class Studio:
         enc = _optional(load_encoder, G.name if encoder == "auto" else encoder, device, required=encoder != "auto")
         boundaries = load_bundled(G.name)
         sliders = {f"attr:{a}": Slider(f"attr:{a}", a, "attribute", d) for a, d in boundaries.items()}
+        sliders.update({f"grad:{a}": Slider(f"grad:{a}", a, "gradient", d)
+                        for a, d in load_bundled(G.name, "gradient").items()})
         for d in load_directions(directions) if directions else []:
             key = _unique(f"user:{d.name}", sliders)
             sliders[key] = Slider(key, _label(d), "user", d)

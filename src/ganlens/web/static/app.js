@@ -149,7 +149,10 @@ async function pumpEdits() {
 function buildSliders() {
   const box = $("sliders");
   box.innerHTML = "";
-  const titles = { attribute: "Attributes (shipped boundaries)", user: "Your directions", sefa: "Discovered (SeFa)" };
+  const titles = {
+    attribute: "Attributes (shipped boundaries)", gradient: "Attributes (gradient directions, own layers, W units)",
+    user: "Your directions", sefa: "Discovered (SeFa)",
+  };
   let group = null;
   for (const s of info.sliders) {
     if (s.group !== group) {
