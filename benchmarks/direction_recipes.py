@@ -31,11 +31,10 @@ import numpy as np
 import torch
 
 import ganlens
-from ganlens import LatentCode
 from ganlens.analysis import EditReport, measure_edits
 from ganlens.directions import Direction, fit_boundary, gradient_direction
-from ganlens.directions.gradient import unit_gradients
 from ganlens.directions.bundled import load_bundled
+from ganlens.edit import ascend
 from ganlens.io import atomic_write_json
 from ganlens.scorers import load_scorer
 from ganlens.scoring import score
@@ -55,18 +54,17 @@ def mean_difference(w: np.ndarray, scores: np.ndarray, binary: bool, attribute: 
 def per_sample_ascent(G, scorer, names: list[str], num_samples: int, seed: int, steps: int = 6,
                       step: float = 0.5) -> EditReport:
     """Each fresh sample climbs its own score gradient, `steps` unit-gradient steps of length `step` (a W path of
-    length steps * step), for every attribute; the result in an EditReport whose one strength is that length."""
+    length steps * step, `ganlens.edit.ascend`), for every attribute; the result in an EditReport whose one
+    strength is that length."""
     base_code = G.sample(num_samples, seed=seed)
     scores = lambda code: scorer(G.synthesize(code).clamp(-1, 1))  # noqa: E731
     with torch.no_grad():
         before = scores(base_code)
     edited = np.zeros((len(names), len(scorer.names), 1, num_samples))
     for i, a in enumerate(names):
-        w = base_code.tensor.clone()
-        for _ in range(steps):
-            w = w + step * torch.as_tensor(unit_gradients(G, scorer, a, LatentCode("w", w)), dtype=torch.float32)
+        moved = ascend(G, scorer, base_code, a, steps * step, step=step)
         with torch.no_grad():
-            after = scores(LatentCode("w", w))
+            after = scores(moved)
         edited[i, :, 0] = np.stack([after[b] for b in scorer.names])
         print(f"  per-sample ascent: {a}", flush=True)
     return EditReport(directions=list(names), attributes=list(scorer.names),

@@ -12,7 +12,7 @@ from .control import control
 from .convert import convert
 from .data import data
 from .demo import demo
-from .directions import analyze, boundary, discover, edit, score
+from .directions import analyze, ascend, boundary, discover, edit, score
 from .invert import align, invert  # also registers `train encoder` on the train group
 from .models import info, sample
 from .operations import inpaint, local_edit, mix, morph, transfer
@@ -32,8 +32,8 @@ def cli() -> None:
     """
 
 
-for command in (demo, sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, discover, analyze,
-                invert, align, inpaint, local_edit, serve, control):
+for command in (demo, sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, ascend, discover,
+                analyze, invert, align, inpaint, local_edit, serve, control):
     cli.add_command(command)
 
 

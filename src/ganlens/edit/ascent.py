@@ -1,0 +1,117 @@
+"""Per-sample edits by gradient ascent on a scorer, optionally holding other attributes fixed.
+
+A linear edit moves every sample along one direction; where the attribute is not linear in the latent space
+(on synthfaces64, glasses, beard, eye_open: README, "What the directions find") that direction misses many
+samples, and projecting a condition's direction out of it (InterFaceGAN's conditional manipulation) holds the
+condition only on average. Here each sample climbs its own score gradient in equal steps, and with `keep` each
+step is first made orthogonal to that sample's own gradients of the kept attributes, so they stay fixed to first
+order along the whole path. It needs a differentiable scorer (`Scorer.score_tensor`), e.g. the bundled predictor.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from tqdm import tqdm
+
+from ..directions.gradient import is_differentiable
+from ..errors import GanlensError
+from ..latents import LatentCode
+from ..models.stylegan2 import Generator
+from ..scorers import Scorer
+from .layers import LayerSpec, resolve_layers
+
+
+def ascend(
+    G: Generator,
+    scorer: Scorer,
+    codes: LatentCode,
+    attribute: str,
+    distance: float = 3.0,
+    *,
+    keep: Sequence[str] = (),
+    layers: LayerSpec = None,
+    step: float = 0.125,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> LatentCode:
+    """Move each code `distance` latent units up (negative: down) its own gradient of `attribute`'s score.
+
+    Args:
+        G: the generator.
+        scorer: a differentiable scorer with `attribute` (and every `keep` attribute).
+        codes: 'z', 'w' or 'w+' codes.
+        attribute: the attribute to raise (or lower).
+        distance: path length in latent units, split into ceil(|distance| / step) equal steps along the unit
+            gradient.
+        keep: attributes held fixed to first order: each step is orthogonal to the sample's own gradients of them.
+        layers: W codes only: move only these w's (a layer spec as in `move`), all by the same step.
+        step: the longest step. The hold of `keep` is first-order, so it tightens with shorter steps: on
+            synthfaces64, glasses | age over a distance of 3 cut the age change by 15 % with steps of 0.5 and by
+            77 % with steps of 0.125 (160 samples).
+        batch_size: codes per forward/backward pass.
+        progress: show a tqdm bar over batches.
+    Returns:
+        The edited codes: 'z' for 'z' codes, 'w' for 'w' codes moved on every layer, else 'w+'.
+    Raises:
+        GanlensError: a scorer without gradients, unknown or repeated attributes, layers with Z codes, step <= 0.
+    """
+    names = list(scorer.names)
+    keep = list(keep)
+    for a in [attribute, *keep]:
+        if a not in names:
+            raise GanlensError(f"the scorer has no attribute {a!r}; it has {names}")
+    if attribute in keep:
+        raise GanlensError(f"cannot raise {attribute!r} while keeping it fixed")
+    if not step > 0:
+        raise GanlensError(f"step must be positive, got {step}")
+    if not is_differentiable(scorer):
+        raise GanlensError(f"{type(scorer).__name__} is not differentiable (it scores uint8 pictures), so there is "
+                           "no gradient to climb; fit a boundary with its scores and move along it instead")
+    if codes.space == "z" and layers is not None:
+        raise GanlensError("layers apply to W codes; Z codes move as a whole")
+    codes.validate_for(G)
+    cols = [names.index(a) for a in [attribute, *keep]]
+    steps = max(1, math.ceil(abs(distance) / step - 1e-9))
+    sel = None if codes.space == "z" else list(resolve_layers(layers, G.num_ws))
+    out = []
+    for start in tqdm(range(0, len(codes), batch_size), desc=f"ascend {attribute}", unit="batch",
+                      disable=not progress):
+        batch = codes[start:start + batch_size]
+        x = (batch.tensor if codes.space == "z" else batch.to_wplus(G.num_ws).tensor).to(G.device, torch.float32)
+        for _ in range(steps):
+            x = x + (distance / steps) * _step_direction(G, scorer, x, codes.space == "z", cols, sel)
+        out.append(x.detach().cpu())
+    moved = torch.cat(out) if out else torch.zeros(0)
+    if codes.space == "z":
+        return LatentCode("z", moved, noise=codes.noise, meta=dict(codes.meta))
+    if codes.space == "w" and len(sel) == G.num_ws:
+        return LatentCode("w", moved[:, 0], noise=codes.noise, meta=dict(codes.meta))
+    return LatentCode("w+", moved, noise=codes.noise, meta=dict(codes.meta))
+
+
+def _step_direction(G: Generator, scorer: Scorer, x: torch.Tensor, is_z: bool, cols: list[int],
+                    sel: list[int] | None) -> torch.Tensor:
+    """Unit step per sample: the first column's gradient with the others' gradients projected out (same shape
+    as x; for W+ the same vector on every selected layer, zero elsewhere)."""
+    leaf = x.detach().requires_grad_(True)
+    images = G.synthesize(LatentCode("z" if is_z else "w+", leaf), batch_size=len(leaf)).clamp(-1, 1)
+    scores = scorer.score_tensor(images).float()
+    grads = []
+    for i, c in enumerate(cols):
+        (g,) = torch.autograd.grad(scores[:, c].sum(), leaf, retain_graph=i < len(cols) - 1)
+        grads.append((g if is_z else g[:, sel].sum(dim=1)).double())
+    target = grads[0]
+    if len(grads) > 1:
+        held = torch.stack(grads[1:], dim=1)  # [N, K, d]
+        gram = held @ held.transpose(1, 2) + 1e-12 * torch.eye(held.shape[1], dtype=held.dtype)
+        coef = torch.linalg.solve(gram, held @ target.unsqueeze(-1))  # least-squares projection onto their span
+        target = target - (held.transpose(1, 2) @ coef).squeeze(-1)
+    unit = (target / target.norm(dim=1, keepdim=True).clamp_min(1e-30)).float()
+    if is_z:
+        return unit
+    step = torch.zeros_like(x)
+    step[:, sel] = unit.unsqueeze(1)
+    return step
