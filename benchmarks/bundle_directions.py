@@ -88,8 +88,8 @@ def bundle_gradient(G, scorer, model: str, ranges: dict, out: Path) -> None:
                     provenance=dict(d.provenance, layer_range=label, script="benchmarks/bundle_directions.py --kind "
                                     "gradient", layer_range_chosen_by="benchmarks/layer_gradient.py"))
         d.save(out / f"{name}.npz")
-        print(f"{name:12s} layers {label:4s} success {measured['success']:.3f} move {measured['target_move_spreads']:.2f}"
-              f" others {measured['others_abs_move_spreads']:.2f}", flush=True)
+        print(f"{name:12s} layers {label:4s} success {measured['success']:.3f} "
+              f"move {measured['target_move_spreads']:.2f} others {measured['others_abs_move_spreads']:.2f}", flush=True)
     print(f"{len(scorer.names)} gradient directions in {out} ({time.perf_counter() - t0:.0f} s)")
 
 

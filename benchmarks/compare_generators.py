@@ -54,7 +54,8 @@ def main() -> None:
         cov: dict = {}
         coverage_part(G, fake, real, true_factors, cov)
         row["coverage_passes"] = sum(v["pass"] for v in cov["coverage"].values())
-        row["coverage"] = {k: v.get("abs_diff_points", v.get("wasserstein_over_range")) for k, v in cov["coverage"].items()}
+        row["coverage"] = {k: v.get("abs_diff_points", v.get("wasserstein_over_range"))
+                           for k, v in cov["coverage"].items()}
         row["correlation_passes"] = sum(p["pass"] for p in cov["correlations"])
         rows[label] = row
         print(f"{label}: FID {row['fid']:.2f}  KID {kid:.4f}  coverage {row['coverage_passes']}/{len(cov['coverage'])}")

@@ -3,10 +3,11 @@ pair while holding the other fixed, sample by sample, and measure how much of th
 
 For each pair of benchmarks/semantics.py (glasses | age, smile | age, beard | hair_length) the same 160 fresh
 samples (seed 4) as its sections 3 and 3b climb the target's score gradient over a latent distance of 3 (steps of
-0.125, the library's default; `--step 0.5` shows how much coarser steps lose), once freely and once with `keep=[condition]` (`ganlens.edit.ascend`: every step orthogonal to the sample's
-own gradient of the condition). In W on all layers, in W on the target's shipped gradient-direction layers, and
-in Z. Bar: the condition's change cut by >= 50 % while >= 90 % of the target's change is kept; a row whose free
-edit moves the condition by less than 0.1 of its spread has "nothing to cut" (as in semantics.py).
+0.125, the library's default; `--step 0.5` shows how much coarser steps lose), once freely and once with
+`keep=[condition]` (`ganlens.edit.ascend`: every step orthogonal to the sample's own gradient of the condition). In
+W on all layers, in W on the target's shipped gradient-direction layers, and in Z. Bar: the condition's change cut
+by >= 50 % while >= 90 % of the target's change is kept; a row whose free edit moves the condition by less than 0.1
+of its spread has "nothing to cut" (as in semantics.py).
 
     python benchmarks/conditional_ascent.py          # -> results/conditional_ascent.json (about 25 min, 2 cores)
 """

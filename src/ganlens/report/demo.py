@@ -1,10 +1,11 @@
 """`ganlens demo`: the whole pipeline on a bundled model, written as one HTML report.
 
 Samples, the attribute predictors' accuracy, InterFaceGAN boundaries, edit grids (unconditional vs conditional),
-the shipped gradient directions with their edit success, the layer heat-map, SeFa / GANSpace directions with auto-labels, inversion of held-out renders and of a real
-photo, inpainting, morph and edit animations, and a crossover grid. Every number is measured in this run, and
-each section names the command that reproduces it. `quick=True` shrinks every sample count (about a minute on
-two CPU cores) and uses the model's shipped boundaries instead of fitting new ones.
+the shipped gradient directions with their edit success, the layer heat-map, SeFa / GANSpace directions with
+auto-labels, inversion of held-out renders and of a real photo, inpainting, morph and edit animations, and a
+crossover grid. Every number is measured in this run, and each section names the command that reproduces it.
+`quick=True` shrinks every sample count (about a minute on two CPU cores) and uses the model's shipped boundaries
+instead of fitting new ones.
 """
 
 from __future__ import annotations
