@@ -52,25 +52,34 @@ def unit_gradients(
     if layers is not None and codes.space != "w":
         raise GanlensError("layers apply to W codes only")
     index = list(scorer.names).index(attribute)
-    sel = list(range(G.num_ws)) if layers is None else list(layers)
+    sel = None if codes.space == "z" else list(range(G.num_ws)) if layers is None else list(layers)
     out = []
     for start in tqdm(range(0, len(codes), batch_size), desc=f"gradients {attribute}", unit="batch",
                       disable=not progress):
-        x = codes.tensor[start:start + batch_size].to(G.device, torch.float32).detach()
-        if codes.space == "z":
-            x.requires_grad_(True)
-            leaf, code = x, LatentCode("z", x)
-        else:
-            leaf = x.unsqueeze(1).repeat(1, G.num_ws, 1).requires_grad_(True)
-            code = LatentCode("w+", leaf)
-        images = G.synthesize(code, batch_size=len(x)).clamp(-1, 1)  # the scorer sees what a render shows
-        score = scorer.score_tensor(images)[:, index].float()
-        (grad,) = torch.autograd.grad(score.sum(), leaf)
+        x = codes.tensor[start:start + batch_size].to(G.device, torch.float32)
         if codes.space == "w":
-            grad = grad[:, sel].sum(dim=1)
-        grad = grad.double()
+            x = x.unsqueeze(1).repeat(1, G.num_ws, 1)
+        (grad,) = score_gradients(G, scorer, x, [index], sel)
         out.append((grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-30)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, codes.tensor.shape[-1]))
+
+
+def score_gradients(G: Generator, scorer: Scorer, x: torch.Tensor, columns: Sequence[int],
+                    layers: Sequence[int] | None) -> list[torch.Tensor]:
+    """Gradients (float64, [N, dim]) of the scorer's `columns` at the codes `x`, from one synthesis.
+
+    `layers` None: `x` holds z codes [N, z_dim]; else W+ codes [N, num_ws, w_dim], and each gradient is summed
+    over those w's (the gradient of a move that shifts them all by the same vector).
+    """
+    leaf = x.detach().requires_grad_(True)
+    code = LatentCode("z" if layers is None else "w+", leaf)
+    images = G.synthesize(code, batch_size=len(leaf)).clamp(-1, 1)  # the scorer sees what a render shows
+    scores = scorer.score_tensor(images).float()
+    grads = []
+    for i, c in enumerate(columns):
+        (g,) = torch.autograd.grad(scores[:, c].sum(), leaf, retain_graph=i < len(columns) - 1)
+        grads.append((g if layers is None else g[:, list(layers)].sum(dim=1)).double())
+    return grads
 
 
 def gradient_direction(

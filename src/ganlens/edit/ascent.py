@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from tqdm import tqdm
 
-from ..directions.gradient import is_differentiable
+from ..directions.gradient import is_differentiable, score_gradients
 from ..errors import GanlensError
 from ..latents import LatentCode
 from ..models.stylegan2 import Generator
@@ -96,13 +96,7 @@ def _step_direction(G: Generator, scorer: Scorer, x: torch.Tensor, is_z: bool, c
                     sel: list[int] | None) -> torch.Tensor:
     """Unit step per sample: the first column's gradient with the others' gradients projected out (same shape
     as x; for W+ the same vector on every selected layer, zero elsewhere)."""
-    leaf = x.detach().requires_grad_(True)
-    images = G.synthesize(LatentCode("z" if is_z else "w+", leaf), batch_size=len(leaf)).clamp(-1, 1)
-    scores = scorer.score_tensor(images).float()
-    grads = []
-    for i, c in enumerate(cols):
-        (g,) = torch.autograd.grad(scores[:, c].sum(), leaf, retain_graph=i < len(cols) - 1)
-        grads.append((g if is_z else g[:, sel].sum(dim=1)).double())
+    grads = score_gradients(G, scorer, x, cols, None if is_z else sel)
     target = grads[0]
     if len(grads) > 1:
         held = torch.stack(grads[1:], dim=1)  # [N, K, d]
