@@ -9,7 +9,7 @@ import torch
 import ganlens
 from ganlens import LatentCode
 from ganlens.edit import ascend
-from ganlens.edit.ascent import _step_direction
+from ganlens.edit.ascent import _move
 from ganlens.errors import GanlensError
 from ganlens.scorers import AttributeInfo, CallableScorer, load_scorer
 
@@ -39,8 +39,9 @@ def test_kept_attributes_are_orthogonal_to_every_step(model):
     names = list(scorer.names)
     x = G.sample(4, seed=3).to_wplus(G.num_ws).tensor
     sel = list(range(G.num_ws))
-    step = _step_direction(G, scorer, x, False, [names.index("glasses"), names.index("age"), names.index("smile")],
-                           sel)[:, 0].double()
+    step, _ = _move(G, scorer, x, False, [names.index("glasses"), names.index("age"), names.index("smile")], sel,
+                    1.0, None, 1.0)
+    step = step[:, 0].double()
     leaf = x.clone().requires_grad_(True)
     scores = scorer.score_tensor(G.synthesize(LatentCode("w+", leaf)).clamp(-1, 1))
     for a in ("age", "smile"):
@@ -77,3 +78,24 @@ def test_ascent_refusals(model):
         ascend(G, scorer, G.sample(2, seed=0, space="z"), "smile", layers="0-3")
     with pytest.raises(GanlensError, match="step must be positive"):
         ascend(G, scorer, codes, "smile", step=0.0)
+
+
+def test_restore_pulls_kept_scores_back_to_their_start(model):
+    G, scorer = model
+    codes = G.sample(6, seed=4)
+    names = list(scorer.names)
+
+    def raw(c):
+        with torch.no_grad():
+            return scorer.score_tensor(G.synthesize(c).clamp(-1, 1)).double()[:, [names.index("glasses"),
+                                                                                    names.index("age")]]
+
+    before = raw(codes)
+    projected = raw(ascend(G, scorer, codes, "glasses", 2.0, keep=["age"], step=0.5, restore=False))
+    with torch.no_grad():  # ascend turns gradients on for itself
+        restored = raw(ascend(G, scorer, codes, "glasses", 2.0, keep=["age"], step=0.5))
+    drift_projected = (projected[:, 1] - before[:, 1]).abs()
+    drift_restored = (restored[:, 1] - before[:, 1]).abs()
+    # Measured on these seeds: mean drift 0.087 projected only, 0.0067 restored (age in raw predictor units).
+    assert drift_restored.mean() < 0.25 * drift_projected.mean() and drift_restored.max() < 0.05
+    assert torch.all(restored[:, 0] > before[:, 0])  # the target still rises for every sample

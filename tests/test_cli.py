@@ -90,10 +90,11 @@ def test_morph_mix_transfer_commands(tmp_path):
 def test_ascend_writes_grid_and_codes_and_refuses_layers_in_z(tmp_path):
     out, lat = tmp_path / "g.png", tmp_path / "g.npz"
     r = run("ascend", "-a", "smile", "-k", "age", "--seeds", "0-1", "--distances", "0,1", "--layers", "5-9",
-            "--out", str(out), "--save-latents", str(lat), "--scale", "1")
+            "--no-restore", "--out", str(out), "--save-latents", str(lat), "--scale", "1")
     assert r.returncode == 0, r.stderr
     code = LatentCode.load(lat)
     assert code.space == "w+" and code.tensor.shape == (4, 10, 128) and code.meta["keep"] == ["age"]
+    assert code.meta["restore"] is False
     assert torch.equal(code.tensor[0], code.tensor[0, :1].expand(10, -1))  # distance 0: the sample itself
     assert torch.equal(code.tensor[1, :5], code.tensor[0, :5]) and not torch.equal(code.tensor[1, 5:], code.tensor[0, 5:])
     assert Image.open(out).size[0] > 2 * 64

@@ -309,7 +309,7 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
 @scorer_option
 @click.option("--attribute", "-a", required=True, help="Attribute whose score each sample climbs (or descends).")
 @click.option("--keep", "-k", "keep", multiple=True,
-              help="Attribute to hold fixed, per sample, to first order (repeatable).")
+              help="Attribute to hold at each sample's start score (repeatable).")
 @click.option("--seeds", default="0-7", show_default=True, help="Seeds of the rows, e.g. 0-7 or 1,5,9.")
 @click.option("--space", type=click.Choice(["w", "z"]), default="w", show_default=True, help="Space of the seeded codes.")
 @click.option("--latents", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -318,6 +318,9 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
               help="Path lengths of the columns in latent units (negative: down), START:STOP:COUNT or a list.")
 @click.option("--step", default=0.125, show_default=True, type=click.FloatRange(min=1e-3),
               help="Longest gradient step; shorter steps hold --keep attributes more tightly.")
+@click.option("--restore/--no-restore", default=True, show_default=True,
+              help="With --keep, also pull the kept scores back to their start values at every step "
+                   "(--no-restore: steps orthogonal to their gradients only, a first-order hold).")
 @click.option("--layers", default=None, help="W only: move only these w's (0-5, coarse/middle/fine, ...).")
 @click.option("--truncation", "psi", default=1.0, show_default=True, type=float, help="Truncation of seeded W codes.")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Enlarge tiles for viewing.")
@@ -326,13 +329,14 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
               help="Also save the edited codes (.npz), row-major like the grid.")
 @overwrite_option
 @device_option
-def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, step, layers, psi, scale, out,
+def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, step, restore, layers, psi, scale, out,
            save_latents, overwrite, device) -> None:
     """Edit each sample along its own score gradient, optionally keeping other attributes fixed (per sample).
 
     Where an attribute is not linear in the latent space, a direction misses samples; per-sample ascent does not
     (with steps of 0.5 it raised each of the 13 synthfaces64 attributes for >= 98.8 % of 500 samples), and --keep
-    holds the kept attributes per sample where projecting out a boundary holds them only on average. The path
+    holds the kept attributes per sample (every step orthogonal to their gradients, plus a correction back to
+    their start scores) where projecting out a boundary holds them only on average. The path
     follows the scorer, including where the scorer can be fooled. Needs a differentiable scorer.
 
     \b
@@ -369,7 +373,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     for sign in (1, -1):  # one path up and one down, each continued from its previous column
         at, here = 0.0, codes
         for v in sorted((v for v in values if v * sign > 0), key=abs):
-            here = climb(G, sc, here, attribute, v - at, keep=keep, layers=layers, step=step)
+            here = climb(G, sc, here, attribute, v - at, keep=keep, layers=layers, step=step, restore=restore)
             at, columns[v] = v, uniform(here)
     columns.update({v: uniform(codes) for v in values if v == 0})
     edited = LatentCode.cat([columns[v][i:i + 1] for i in range(len(codes)) for v in values])  # rows = samples
@@ -379,7 +383,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     save_image(grid, out)
     msg = f"wrote {out} ({len(codes)} rows x {len(values)} distances, ascending {attribute})"
     if save_latents:
-        edited.meta.update({"model": G.name, "ascend": attribute, "keep": list(keep)})
+        edited.meta.update({"model": G.name, "ascend": attribute, "keep": list(keep), "restore": restore})
         edited.save(save_latents)
         msg += f"; codes ({edited.space}, {list(edited.tensor.shape)}) in {save_latents}"
     click.echo(msg)

@@ -71,15 +71,22 @@ def score_gradients(G: Generator, scorer: Scorer, x: torch.Tensor, columns: Sequ
     `layers` None: `x` holds z codes [N, z_dim]; else W+ codes [N, num_ws, w_dim], and each gradient is summed
     over those w's (the gradient of a move that shifts them all by the same vector).
     """
-    leaf = x.detach().requires_grad_(True)
-    code = LatentCode("z" if layers is None else "w+", leaf)
-    images = G.synthesize(code, batch_size=len(leaf)).clamp(-1, 1)  # the scorer sees what a render shows
-    scores = scorer.score_tensor(images).float()
-    grads = []
-    for i, c in enumerate(columns):
-        (g,) = torch.autograd.grad(scores[:, c].sum(), leaf, retain_graph=i < len(columns) - 1)
-        grads.append((g if layers is None else g[:, list(layers)].sum(dim=1)).double())
-    return grads
+    return scores_and_gradients(G, scorer, x, columns, layers)[1]
+
+
+def scores_and_gradients(G: Generator, scorer: Scorer, x: torch.Tensor, columns: Sequence[int],
+                         layers: Sequence[int] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """`score_gradients`, plus the scores of those columns at `x` (float64, [N, len(columns)])."""
+    with torch.enable_grad():  # callers often hold torch.no_grad() for the renders around this
+        leaf = x.detach().requires_grad_(True)
+        code = LatentCode("z" if layers is None else "w+", leaf)
+        images = G.synthesize(code, batch_size=len(leaf)).clamp(-1, 1)  # the scorer sees what a render shows
+        scores = scorer.score_tensor(images).float()
+        grads = []
+        for i, c in enumerate(columns):
+            (g,) = torch.autograd.grad(scores[:, c].sum(), leaf, retain_graph=i < len(columns) - 1)
+            grads.append((g if layers is None else g[:, list(layers)].sum(dim=1)).double())
+    return scores[:, list(columns)].detach().double(), grads
 
 
 def gradient_direction(
