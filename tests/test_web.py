@@ -155,6 +155,9 @@ def test_keep_fixed_layers_reset_and_seed(client: TestClient) -> None:
     ("seed", {"seed": -1}, 422, "seed"),
     ("seed", {"seed": 1, "truncation": 3}, 422, "truncation"),
     ("morph", {"frames": 10}, 400, "second image"),
+    ("climb", {"attribute": "glasses", "distance": 0}, 422, "must not be 0"),
+    ("climb", {"attribute": "glasses", "distance": 50}, 422, "distance"),
+    ("climb", {"attribute": "weight", "distance": 1}, 400, "no attribute 'weight'"),
     ("morph", {"frames": 1000}, 422, "frames"),
 ])
 def test_bad_parameters_get_clear_errors_and_change_nothing(client: TestClient, path, body, status, words) -> None:
@@ -165,6 +168,28 @@ def test_bad_parameters_get_clear_errors_and_change_nothing(client: TestClient, 
     assert words in r.json()["error"]
     after = client.get(f"/api/sessions/{sid}").json()
     assert after["state"] == view["state"] and after["image"] == view["image"]
+
+
+def test_climb_raises_one_attribute_holds_the_ticked_one_and_undoes(client: TestClient) -> None:
+    view = new_session(client)
+    sid, seed_scores = view["session"], view["state"]["base_scores"]
+    edited = client.post(f"/api/sessions/{sid}/edit", json={"strengths": {"attr:smile": 1.0}, "keep_fixed": ["age"]})
+    before = edited.json()["scores"]
+    r = client.post(f"/api/sessions/{sid}/climb", json={"attribute": "glasses", "distance": 1.5})
+    assert r.status_code == 200, r.text
+    climbed = r.json()
+    assert climbed["scores"]["glasses"] > before["glasses"] + 0.5  # logits
+    assert abs(climbed["scores"]["age"] - before["age"]) < 0.05  # held per sample (raw units, spread about 0.3)
+    state = climbed["state"]
+    assert state["strengths"] == {} and state["keep_fixed"] == ["age"]  # the slider's edit is baked into the base
+    assert state["base_scores"] == seed_scores  # changes still read against the seed
+    assert state["source"]["origin"]["kind"] == "seed"
+    assert state["source"]["climbs"] == [{"attribute": "glasses", "distance": 1.5, "keep": ["age"]}]
+    r = client.post(f"/api/sessions/{sid}/climb", json={"attribute": "age", "distance": 1.0})
+    assert r.status_code == 400 and "untick it" in r.json()["error"]
+    undone = client.post(f"/api/sessions/{sid}/undo").json()
+    assert undone["state"]["strengths"] == {"attr:smile": 1.0} and undone["state"]["source"]["kind"] == "seed"
+    assert undone["image"] == edited.json()["image"]
 
 
 def test_unknown_session_and_bad_download_scale(client: TestClient) -> None:
@@ -411,6 +436,15 @@ def test_page_edit_upload_and_errors(server, tmp_path: Path) -> None:
         assert "uploaded face.png" in driver.find_element(By.ID, "source-text").text
         assert driver.find_element(By.ID, "error").get_property("hidden")
         _screenshot(driver, "inverted")
+
+        # Climb glasses on the inverted image, per sample.
+        inverted = image.get_attribute("src")
+        driver.execute_script("document.getElementById('climb-attribute').value = 'glasses'")
+        driver.find_element(By.ID, "climb").click()
+        wait.until(lambda d: image.get_attribute("src") != inverted)
+        assert "climbed glasses +1.5" in driver.find_element(By.ID, "source-text").text
+        assert driver.find_element(By.ID, "climb").text == "Climb"
+        _screenshot(driver, "climb")
 
         # Too large, then not an image: each shows its reason in the page, and the page keeps working.
         driver.find_element(By.ID, "file-a").send_keys(str(big))

@@ -19,8 +19,8 @@ from .common import CONTEXT
 def demo(out, model, quick, overwrite) -> None:
     """Run everything ganlens does on the bundled model and write one HTML report.
 
-    Samples, predictor accuracy, boundaries, edits (plain, along the shipped gradient directions, conditional),
-    the layer heat-map, SeFa / GANSpace with auto-labels, inversion of renders and a photo, inpainting, morph / edit
+    Samples, predictor accuracy, boundaries, edits (plain, along the shipped gradient directions, conditional,
+    conditional per sample), the layer heat-map, SeFa / GANSpace with auto-labels, inversion of renders and a photo, inpainting, morph / edit
     GIFs, crossover. Open OUT/index.html in a browser. Full run: a few minutes on 2 CPU cores.
 
     \b

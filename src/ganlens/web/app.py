@@ -33,6 +33,7 @@ from .studio import Rendered, Studio
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_STRENGTH = 10.0
+MAX_CLIMB = 5.0  # latent units per climb: a few seconds on the CPU
 # Multipart framing and form fields around the file: the body may exceed the file limit by this much.
 FORM_OVERHEAD = 64 * 1024
 
@@ -69,6 +70,20 @@ class EditRequest(BaseModel):
         for key, spec in (v or {}).items():
             if len(spec) > 64:
                 raise ValueError(f"layer range of {key!r} is too long; give e.g. '0-3', 'coarse' or 'all'")
+        return v
+
+
+class ClimbRequest(BaseModel):
+    """Move the current image up (distance > 0) or down its own gradient of one attribute's score."""
+
+    attribute: str = Field(max_length=64)
+    distance: float = Field(ge=-MAX_CLIMB, le=MAX_CLIMB)
+
+    @field_validator("distance")
+    @classmethod
+    def _moves(cls, v: float) -> float:
+        if v == 0:
+            raise ValueError("distance must not be 0 (positive raises the attribute, negative lowers it)")
         return v
 
 
@@ -168,10 +183,15 @@ def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: i
 
     # ---- helpers ---------------------------------------------------------------------------------------------
 
-    def render_view(state: EditState) -> dict:
-        code = studio.compose(state.base, state.strengths, state.layers, state.keep_fixed, state.second,
+    def composed(state: EditState):
+        return studio.compose(state.base, state.strengths, state.layers, state.keep_fixed, state.second,
                               state.mix_layers)
-        shown = studio.render(code)
+
+    def current_code(session: Session):
+        return composed(session.state)
+
+    def render_view(state: EditState) -> dict:
+        shown = studio.render(composed(state))
         return {"image": shown.data_url, "scores": shown.scores, "state": state.describe(),
                 "render_ms": round(shown.seconds * 1000, 2)}
 
@@ -271,6 +291,25 @@ def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: i
         session = sessions.get(sid)
         return respond(session, session.undo(), t0)
 
+    @app.post("/api/sessions/{sid}/climb")
+    def climb(sid: str, req: ClimbRequest) -> JSONResponse:
+        t0 = time.perf_counter()
+        session = sessions.get(sid)
+        state = session.state
+        keep = state.keep_fixed
+        if req.attribute in keep:
+            raise GanlensError(f"{req.attribute!r} is ticked to stay fixed: untick it to climb it")
+        moved = studio.climb(composed(state), req.attribute, req.distance, keep)
+        origin = state.source.get("origin", state.source)  # climbs stack on the seed or upload they started from
+        source = {"kind": "climb", "origin": origin,
+                  "climbs": [*state.source.get("climbs", []),
+                             {"attribute": req.attribute, "distance": req.distance, "keep": list(keep)}]}
+
+        def put(s: EditState) -> EditState:  # the sliders' edit is now part of the base
+            return replace(s, base=moved, source=source, strengths={}, layers={}, mix_layers=None)
+
+        return respond(session, session.update(put), t0)
+
     # ---- uploads and inversion -------------------------------------------------------------------------------
 
     @app.post("/api/sessions/{sid}/upload", status_code=202)
@@ -326,10 +365,6 @@ def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: i
         return JSONResponse(session.job.describe())
 
     # ---- morph and downloads ---------------------------------------------------------------------------------
-
-    def current_code(session: Session):
-        s = session.state
-        return studio.compose(s.base, s.strengths, s.layers, s.keep_fixed, s.second, s.mix_layers)
 
     @app.post("/api/sessions/{sid}/morph")
     def morph(sid: str, req: MorphRequest) -> JSONResponse:

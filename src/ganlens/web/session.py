@@ -26,8 +26,10 @@ class EditState:
 
     Attributes:
         base: the code being edited (a seed's W code or an inversion's W+ code).
-        source: how `base` was made, for the page ({'kind': 'seed', 'seed': 3, 'truncation': 0.7} / 'upload').
-        base_scores: the scorer's read-out of the unedited base (the page shows changes against it).
+        source: how `base` was made, for the page ({'kind': 'seed', 'seed': 3, 'truncation': 0.7} / 'upload' /
+            'climb' with the 'origin' source and the list of 'climbs').
+        base_scores: the scorer's read-out of the seed or upload before any edit (the page shows changes against
+            it; a climb bakes the edit into `base` and keeps these).
         strengths: slider key → strength (units of the direction's scale). layers: slider key → layer range.
         keep_fixed: attributes whose boundaries the edits are made orthogonal to.
         second: the code of the second image (mix / morph), its source and its picture (a PNG data URL).

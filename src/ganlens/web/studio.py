@@ -19,7 +19,8 @@ import torch
 from PIL import Image
 
 from ..directions import Direction, autolabel, load_bundled, load_directions, sefa
-from ..edit import describe_layers, move, presets
+from ..directions.gradient import is_differentiable
+from ..edit import ascend, describe_layers, move, presets
 from ..edit.mix import crossover
 from ..errors import GanlensError
 from ..latents import LatentCode
@@ -163,6 +164,7 @@ class Studio:
             "attributes": attrs, "labels_pending": self.labels_pending,
             "methods": [m for m in ("encoder", "hybrid", "optim") if m == "optim" or self.encoder is not None],
             "align_available": self.aligner is not None,
+            "climb_available": self.scorer is not None and is_differentiable(self.scorer),
         }
 
     # ---- codes ---------------------------------------------------------------------------------------------
@@ -202,6 +204,14 @@ class Studio:
                 spec = layers.get(key) or None
                 code = move(code, self.direction(key, keep_fixed), [strength], layers=spec, num_ws=num_ws)
         return code
+
+    def climb(self, code: LatentCode, attribute: str, distance: float, keep: tuple[str, ...] = ()) -> LatentCode:
+        """`code` moved `distance` latent units up its own gradient of `attribute`'s score, holding `keep` at their
+        current scores (`ganlens.edit.ascend`); about a second per latent unit on two CPU cores."""
+        if self.scorer is None:
+            raise GanlensError("climbing needs an attribute predictor; start the server with --scorer")
+        with self.lock:
+            return ascend(self.G, self.scorer, code, attribute, distance, keep=keep)
 
     def render(self, code: LatentCode, scale: int = 1) -> Rendered:
         """Synthesize, score and PNG-encode one code."""

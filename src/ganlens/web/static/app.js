@@ -55,9 +55,7 @@ function applyView(view, syncControls) {
   $("download-latent").href = sessionUrl(`/latent.npz?v=${view.version}`);
   const st = view.state;
   const src = st.source;
-  $("source-text").textContent = src.kind === "seed"
-    ? `seed ${src.seed}, truncation ${src.truncation.toFixed(2)}`
-    : `uploaded ${src.name}, inverted by ${src.method}`;
+  $("source-text").textContent = describeSource(src);
   showScores(view.scores, st.base_scores, st.keep_fixed);
   if (st.second_image) { $("second").src = st.second_image; $("second").hidden = false; }
   if (syncControls) {
@@ -71,6 +69,17 @@ function applyView(view, syncControls) {
     }
     $("mix").value = st.mix_layers || "";
   }
+}
+
+function describeSource(src) {
+  if (src.kind === "climb") {
+    const climbs = src.climbs.map((c) => `${c.attribute} ${c.distance > 0 ? "+" : ""}${c.distance}` +
+      (c.keep.length ? ` (keeping ${c.keep.join(", ")})` : ""));
+    return `${describeSource(src.origin)}; climbed ${climbs.join(", then ")}`;
+  }
+  return src.kind === "seed"
+    ? `seed ${src.seed}, truncation ${src.truncation.toFixed(2)}`
+    : `uploaded ${src.name}, inverted by ${src.method}`;
 }
 
 function shown(attr, raw) {
@@ -265,6 +274,24 @@ function wireDrop(zone, input) {
   });
 }
 
+// ---- climb: per-sample ascent of one attribute ----------------------------------------------------------------
+
+async function climb() {
+  clearError();
+  const button = $("climb");
+  button.disabled = true;
+  button.textContent = "Climbing…";
+  try {
+    const body = { attribute: $("climb-attribute").value, distance: Number($("climb-distance").value) };
+    applyView(await api("POST", sessionUrl("/climb"), body), true);
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Climb";
+  }
+}
+
 // ---- morph ---------------------------------------------------------------------------------------------------
 
 async function morph() {
@@ -294,6 +321,13 @@ async function start() {
     $("method").appendChild(o);
   }
   $("align-row").hidden = !info.align_available;
+  for (const a of info.attributes) {
+    const o = document.createElement("option");
+    o.value = o.textContent = a.name;
+    $("climb-attribute").appendChild(o);
+  }
+  $("climb-box").hidden = !info.climb_available;
+  $("climb").addEventListener("click", climb);
   buildSliders();
   $("truncation").addEventListener("input", () => { $("truncation-value").textContent = Number($("truncation").value).toFixed(2); });
   $("truncation").addEventListener("change", () => loadSeed("a"));
