@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -99,3 +101,36 @@ def test_restore_pulls_kept_scores_back_to_their_start(model):
     # Measured on these seeds: mean drift 0.087 projected only, 0.0067 restored (age in raw predictor units).
     assert drift_restored.mean() < 0.25 * drift_projected.mean() and drift_restored.max() < 0.05
     assert torch.all(restored[:, 0] > before[:, 0])  # the target still rises for every sample
+
+
+CHECK = Path(__file__).resolve().parent.parent / "results" / "check_predictor" / "synthfaces64-check.safetensors"
+
+
+def test_a_guard_holds_the_kept_attribute_under_a_second_predictor_too(model):
+    G, scorer = model
+    check = load_scorer(str(CHECK))  # trained apart: other renders, width and initialisation
+    codes = G.sample(6, seed=4)
+
+    def age(sc, c):
+        with torch.no_grad():
+            return sc(G.render(c))["age"].astype(np.float64)
+
+    plain = ascend(G, scorer, codes, "smile", 2.0, keep=["age"], step=0.5)
+    guarded = ascend(G, scorer, codes, "smile", 2.0, keep=["age"], step=0.5, guards=[check])
+    drift = {name: [np.abs(age(sc, c) - age(sc, codes)).mean() for c in (plain, guarded)]
+             for name, sc in (("main", scorer), ("check", check))}
+    # Measured on these seeds: the check predictor's age drifts 0.070 unguarded, 0.003 guarded; main 0.010 / 0.007.
+    assert drift["check"][1] < 0.5 * drift["check"][0]
+    assert drift["main"][1] < 0.02
+    smile = scorer(G.render(guarded))["smile"] - scorer(G.render(codes))["smile"]
+    assert np.all(smile > 0)
+
+
+def test_guard_refusals(model):
+    G, scorer = model
+    codes = G.sample(2, seed=0)
+    lacking = CallableScorer(lambda imgs: {"smile": imgs.mean(axis=(1, 2, 3))}, [AttributeInfo("smile", "continuous")])
+    with pytest.raises(GanlensError, match="guard 1 .* not differentiable"):
+        ascend(G, scorer, codes, "glasses", keep=["age"], guards=[lacking])
+    with pytest.raises(GanlensError, match="name at least one attribute to keep"):
+        ascend(G, scorer, codes, "glasses", guards=[scorer])

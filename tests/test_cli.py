@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
 from ganlens import LatentCode
+
+CHECK = Path(__file__).resolve().parent.parent / "results" / "check_predictor" / "synthfaces64-check.safetensors"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -90,11 +93,13 @@ def test_morph_mix_transfer_commands(tmp_path):
 def test_ascend_writes_grid_and_codes_and_refuses_layers_in_z(tmp_path):
     out, lat = tmp_path / "g.png", tmp_path / "g.npz"
     r = run("ascend", "-a", "smile", "-k", "age", "--seeds", "0-1", "--distances", "0,1", "--layers", "5-9",
-            "--no-restore", "--out", str(out), "--save-latents", str(lat), "--scale", "1")
+            "--no-restore", "--guard", str(CHECK), "--out", str(out), "--save-latents", str(lat), "--scale", "1")
     assert r.returncode == 0, r.stderr
     code = LatentCode.load(lat)
     assert code.space == "w+" and code.tensor.shape == (4, 10, 128) and code.meta["keep"] == ["age"]
-    assert code.meta["restore"] is False
+    assert code.meta["restore"] is False and code.meta["guards"] == [str(CHECK)]
+    assert "mean change at +1" in r.stdout and "smile +" in r.stdout
+    assert "guard synthfaces64-check.safetensors: age" in r.stdout
     assert torch.equal(code.tensor[0], code.tensor[0, :1].expand(10, -1))  # distance 0: the sample itself
     assert torch.equal(code.tensor[1, :5], code.tensor[0, :5]) and not torch.equal(code.tensor[1, 5:], code.tensor[0, 5:])
     assert Image.open(out).size[0] > 2 * 64

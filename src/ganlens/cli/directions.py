@@ -321,6 +321,9 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
 @click.option("--restore/--no-restore", default=True, show_default=True,
               help="With --keep, also pull the kept scores back to their start values at every step "
                    "(--no-restore: steps orthogonal to their gradients only, a first-order hold).")
+@click.option("--guard", "guards", multiple=True,
+              help="Another differentiable scorer (name or predictor file) under which the --keep attributes are "
+                   "held too, e.g. an independently trained predictor (repeatable).")
 @click.option("--layers", default=None, help="W only: move only these w's (0-5, coarse/middle/fine, ...).")
 @click.option("--truncation", "psi", default=1.0, show_default=True, type=float, help="Truncation of seeded W codes.")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Enlarge tiles for viewing.")
@@ -329,8 +332,8 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
               help="Also save the edited codes (.npz), row-major like the grid.")
 @overwrite_option
 @device_option
-def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, step, restore, layers, psi, scale, out,
-           save_latents, overwrite, device) -> None:
+def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, step, restore, guards, layers, psi, scale,
+           out, save_latents, overwrite, device) -> None:
     """Edit each sample along its own score gradient, optionally keeping other attributes fixed (per sample).
 
     Where an attribute is not linear in the latent space, a direction misses samples; per-sample ascent does not
@@ -342,6 +345,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     \b
     Example:
       ganlens ascend -a glasses -k age --seeds 0-5 --distances 0:3:4 --out glasses_not_age.png
+      ganlens ascend -a glasses -k age --guard my_second_predictor.safetensors --out glasses_not_age.png
       ganlens ascend -a smile --layers 5-9 --latents inverted/codes.npz --out smile.png --save-latents smile.npz
     """
     from .. import LatentCode, load
@@ -356,6 +360,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
         check_output_path(save_latents, overwrite)
     G = load(model, device=device)
     sc = resolve_scorer(scorer)
+    guard_scorers = [resolve_scorer(g) for g in guards]
     values = parse_strengths(distances)
     if latents is not None:
         codes = LatentCode.load(latents)
@@ -373,20 +378,41 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     for sign in (1, -1):  # one path up and one down, each continued from its previous column
         at, here = 0.0, codes
         for v in sorted((v for v in values if v * sign > 0), key=abs):
-            here = climb(G, sc, here, attribute, v - at, keep=keep, layers=layers, step=step, restore=restore)
+            here = climb(G, sc, here, attribute, v - at, keep=keep, layers=layers, step=step, restore=restore,
+                         guards=guard_scorers)
             at, columns[v] = v, uniform(here)
     columns.update({v: uniform(codes) for v in values if v == 0})
     edited = LatentCode.cat([columns[v][i:i + 1] for i in range(len(codes)) for v in values])  # rows = samples
     title = f"ascend {attribute}" + (f" | keep {', '.join(keep)}" if keep else "") + (f"  layers {layers}" if layers else "")
-    grid = labelled_grid(G.render(edited), ncols=len(values), col_labels=[f"{v:+g}" for v in values],
+    pictures = G.render(edited)
+    grid = labelled_grid(pictures, ncols=len(values), col_labels=[f"{v:+g}" for v in values],
                          row_labels=row_labels, scale=scale, title=title)
     save_image(grid, out)
     msg = f"wrote {out} ({len(codes)} rows x {len(values)} distances, ascending {attribute})"
+    far = max(values, key=abs)
+    if far != 0:  # how far the farthest column moved the target and held the kept attributes, as each scorer reads it
+        start, end = G.render(codes), pictures[values.index(far)::len(values)]
+        readers = [("", sc)] + [(f"guard {g.rsplit('/', 1)[-1]}: ", gs) for g, gs in zip(guards, guard_scorers)]
+        parts = [prefix + ", ".join(f"{a} {_mean_change(r, start, end, a):+.3f}" for a in
+                                    ([attribute] if not prefix else []) + list(keep))
+                 for prefix, r in readers]
+        msg += f"\nmean change at {far:+g} (probability for binary attributes): " + "; ".join(parts)
     if save_latents:
-        edited.meta.update({"model": G.name, "ascend": attribute, "keep": list(keep), "restore": restore})
+        edited.meta.update({"model": G.name, "ascend": attribute, "keep": list(keep), "restore": restore,
+                            "guards": list(guards)})
         edited.save(save_latents)
         msg += f"; codes ({edited.space}, {list(edited.tensor.shape)}) in {save_latents}"
     click.echo(msg)
+
+
+def _mean_change(scorer, before, after, name: str) -> float:
+    """Mean score change of `name` from pictures `before` to `after` (binary logits read as probabilities)."""
+    import numpy as np
+
+    a, b = scorer(before)[name].astype(np.float64), scorer(after)[name].astype(np.float64)
+    if scorer.info(name).kind == "binary":
+        a, b = 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b))
+    return float(np.mean(b - a))
 
 
 @click.command(context_settings=CONTEXT)

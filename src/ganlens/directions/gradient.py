@@ -74,14 +74,18 @@ def score_gradients(G: Generator, scorer: Scorer, x: torch.Tensor, columns: Sequ
     return scores_and_gradients(G, scorer, x, columns, layers)[1]
 
 
-def scores_and_gradients(G: Generator, scorer: Scorer, x: torch.Tensor, columns: Sequence[int],
+def scores_and_gradients(G: Generator, scorer: Scorer | Sequence[Scorer], x: torch.Tensor, columns: Sequence[int],
                          layers: Sequence[int] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """`score_gradients`, plus the scores of those columns at `x` (float64, [N, len(columns)])."""
+    """`score_gradients`, plus the scores of those columns at `x` (float64, [N, len(columns)]).
+
+    Several scorers read the same synthesis; `columns` then index their outputs side by side.
+    """
+    scorers = [scorer] if isinstance(scorer, Scorer) else list(scorer)
     with torch.enable_grad():  # callers often hold torch.no_grad() for the renders around this
         leaf = x.detach().requires_grad_(True)
         code = LatentCode("z" if layers is None else "w+", leaf)
         images = G.synthesize(code, batch_size=len(leaf)).clamp(-1, 1)  # the scorer sees what a render shows
-        scores = scorer.score_tensor(images).float()
+        scores = torch.cat([sc.score_tensor(images).float() for sc in scorers], dim=1)
         grads = []
         for i, c in enumerate(columns):
             (g,) = torch.autograd.grad(scores[:, c].sum(), leaf, retain_graph=i < len(columns) - 1)

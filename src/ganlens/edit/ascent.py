@@ -6,7 +6,9 @@ samples, and projecting a condition's direction out of it (InterFaceGAN's condit
 condition only on average. Here each sample climbs its own score gradient in equal steps, and with `keep` each
 step is first made orthogonal to that sample's own gradients of the kept attributes, so they stay fixed to first
 order, and (`restore`, the default) a Gauss-Newton correction inside the span of those gradients pulls their scores
-back to the sample's start values, so the second-order drift does not pile up along the path. It needs a differentiable scorer (`Scorer.score_tensor`), e.g. the bundled predictor.
+back to the sample's start values, so the second-order drift does not pile up along the path. `guards` hold the
+kept attributes under further predictors too. It needs a differentiable scorer (`Scorer.score_tensor`), e.g. the
+bundled predictor.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def ascend(
     layers: LayerSpec = None,
     step: float = 0.125,
     restore: bool = True,
+    guards: Sequence[Scorer] = (),
     batch_size: int = 32,
     progress: bool = False,
 ) -> LatentCode:
@@ -56,12 +59,15 @@ def ascend(
         restore: with `keep`, add to every step (and once after the last) the least-norm move within the span of
             the kept gradients that would bring the kept scores back to their start values (a Gauss-Newton step,
             at most one step long), so the hold does not drift. The extra moves do not count towards `distance`.
+        guards: further differentiable scorers (e.g. an independently trained predictor) under which every `keep`
+            attribute is held as well, so that the hold is not a blind spot of one network.
         batch_size: codes per forward/backward pass.
         progress: show a tqdm bar over batches.
     Returns:
         The edited codes: 'z' for 'z' codes, 'w' for 'w' codes moved on every layer, else 'w+'.
     Raises:
-        GanlensError: a scorer without gradients, unknown or repeated attributes, layers with Z codes, step <= 0.
+        GanlensError: a scorer or guard without gradients, unknown or repeated attributes, a guard lacking a kept
+            attribute, guards without `keep`, layers with Z codes, step <= 0.
     """
     names = list(scorer.names)
     keep = list(keep)
@@ -77,8 +83,19 @@ def ascend(
                            "no gradient to climb; fit a boundary with its scores and move along it instead")
     if codes.space == "z" and layers is not None:
         raise GanlensError("layers apply to W codes; Z codes move as a whole")
+    cols, offset = [names.index(a) for a in [attribute, *keep]], len(names)
+    for i, guard in enumerate(guards, 1):
+        if not is_differentiable(guard):
+            raise GanlensError(f"guard {i} ({type(guard).__name__}) is not differentiable, so it cannot hold anything")
+        missing = [a for a in keep if a not in guard.names]
+        if missing:
+            raise GanlensError(f"guard {i} has no attribute {missing[0]!r} to hold; it has {list(guard.names)}")
+        cols += [offset + list(guard.names).index(a) for a in keep]
+        offset += len(guard.names)
+    if guards and not keep:
+        raise GanlensError("guards hold the --keep attributes; name at least one attribute to keep")
     codes.validate_for(G)
-    cols = [names.index(a) for a in [attribute, *keep]]
+    scorers = [scorer, *guards]
     steps = max(1, math.ceil(abs(distance) / step - 1e-9))
     sel = None if codes.space == "z" else list(resolve_layers(layers, G.num_ws))
     out = []
@@ -89,7 +106,7 @@ def ascend(
         start_scores = None
         for i in range(steps + (1 if restore and keep else 0)):
             length = distance / steps if i < steps else 0.0  # the extra pass only restores
-            move, held = _move(G, scorer, x, codes.space == "z", cols, sel, length,
+            move, held = _move(G, scorers, x, codes.space == "z", cols, sel, length,
                                start_scores if restore else None, step)
             start_scores = held if start_scores is None else start_scores
             x = x + move
@@ -102,16 +119,18 @@ def ascend(
     return LatentCode("w+", moved, noise=codes.noise, meta=dict(codes.meta))
 
 
-def _move(G: Generator, scorer: Scorer, x: torch.Tensor, is_z: bool, cols: list[int], sel: list[int] | None,
-          length: float, start: torch.Tensor | None, cap: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _move(G: Generator, scorers: Scorer | list[Scorer], x: torch.Tensor, is_z: bool, cols: list[int],
+          sel: list[int] | None, length: float, start: torch.Tensor | None,
+          cap: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One step per sample (same shape as x; for W+ the same vector on every selected layer, zero elsewhere) and
     the kept attributes' scores at x [N, K].
 
-    The step is `length` along the first column's gradient with the others' gradients projected out; with `start`
+    `cols` index the scorers' outputs side by side. The step is `length` along the first column's gradient with
+    the others' gradients projected out; with `start`
     (kept scores to return to) it adds the least-norm move in the span of the kept gradients that closes the gap
     to first order, at most `cap` long so that a flat kept gradient cannot throw the code far.
     """
-    scores, grads = scores_and_gradients(G, scorer, x, cols, None if is_z else sel)
+    scores, grads = scores_and_gradients(G, scorers, x, cols, None if is_z else sel)
     target = grads[0]
     delta = torch.zeros_like(target)
     if len(grads) > 1:
