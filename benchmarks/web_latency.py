@@ -6,7 +6,8 @@ back and forth, previews as during a drag). For each move we record
 - server: the handler's own time from its Server-Timing header (state update, edit, synthesis, scoring, PNG
   encoding, JSON) — the number the <= 50 ms target is about;
 - round trip: what the client waits on loopback (adds HTTP and the hand-offs between threads).
-Then a burst of `--burst` concurrent moves shows the coalescing (renders run vs requests answered), and the parts
+Then a burst of `--burst` concurrent moves shows the coalescing (renders run vs requests answered), `--climbs`
+per-sample climbs (glasses by 1.5 latent units, age held: the Climb button) are timed by the server, and the parts
 are timed in isolation in this process (synthesis, scoring, PNG; synthesis also with `--compare-threads`). The
 machine's load average is recorded: the numbers are only comparable at similar load.
 
@@ -86,8 +87,8 @@ def start_server(model: str, threads: int, timeout: float = 180) -> tuple[subpro
     raise SystemExit(f"the server did not answer within {timeout:g} s")
 
 
-def measure(url: str, moves: int, burst: int) -> dict:
-    """Sequential slider moves, then a burst of concurrent ones, against the server at `url`."""
+def measure(url: str, moves: int, burst: int, climbs: int) -> dict:
+    """Sequential slider moves, a burst of concurrent ones, then `climbs` per-sample climbs, against `url`."""
     strengths = 3 * np.sin(np.linspace(0, 4 * np.pi, moves))  # back and forth across the slider
     with httpx.Client(base_url=url, timeout=60) as http:
         sid = http.post("/api/sessions", json={"seed": 7, "truncation": 0.7}).json()["session"]
@@ -112,7 +113,13 @@ def measure(url: str, moves: int, burst: int) -> dict:
             replies = list(pool.map(move, np.linspace(-3, 3, burst)))
         wall = time.perf_counter() - t0
         after = http.get(f"/api/sessions/{sid}").json()["renders"]
-    return {"server_handler": stats(server), "round_trip_loopback": stats(trip),
+        http.post(f"/api/sessions/{sid}/edit", json={"keep_fixed": ["age"]}).raise_for_status()
+        climb = []
+        for i in range(climbs):  # glasses up and down by 1.5 latent units, age held: 12 gradient steps + 1
+            r = http.post(f"/api/sessions/{sid}/climb", json={"attribute": "glasses", "distance": 1.5 * (-1) ** i})
+            r.raise_for_status()
+            climb.append(float(r.headers["server-timing"].split("dur=")[1]))
+    return {"climb_1.5_keep_age": stats(climb),"server_handler": stats(server), "round_trip_loopback": stats(trip),
             "render_compose_score_png": stats(render),
             "burst": {"requests": burst, "all_ok": all(r.status_code == 200 for r in replies),
                       "renders": after - before, "wall_s": round(wall, 3)}}
@@ -141,6 +148,7 @@ def main() -> None:
     ap.add_argument("--model", default="synthfaces64")
     ap.add_argument("--moves", type=int, default=100)
     ap.add_argument("--burst", type=int, default=50)
+    ap.add_argument("--climbs", type=int, default=6, help="per-sample climbs timed after the slider moves")
     ap.add_argument("--threads", type=int, default=1, help="torch threads, as `ganlens serve --threads` (default 1)")
     ap.add_argument("--compare-threads", type=int, default=2,
                     help="also time synthesis alone with this many threads (0: skip)")
@@ -153,7 +161,7 @@ def main() -> None:
     load_before = os.getloadavg()
     proc, url = start_server(args.model, args.threads)
     try:
-        doc = measure(url, args.moves, args.burst)
+        doc = measure(url, args.moves, args.burst, args.climbs)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -170,7 +178,8 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic_write_json(args.out, doc)
-    print(json.dumps({k: doc[k] for k in ("server_handler", "round_trip_loopback", "parts", "burst", "machine")},
+    print(json.dumps({k: doc[k] for k in ("server_handler", "round_trip_loopback", "climb_1.5_keep_age", "parts",
+                                          "burst", "machine")},
                      indent=1))
 
 
