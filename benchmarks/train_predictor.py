@@ -6,6 +6,9 @@ Training renders use seed 1, held-out renders seed 2 (the GAN's data used seed 0
 to cross-check edits (benchmarks/scorer_crosscheck.py) comes from other renders, width and initialisation:
     python benchmarks/train_predictor.py --n 50000 --epochs 12 --width 24 --data-seed 3 --seed 1 \
         --out results/check_predictor/synthfaces64-check --results results/check_predictor/metrics.json
+A third, used only as a judge of edits held under the other two (benchmarks/guarded_ascent.py):
+    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 5 --seed 2 \
+        --out results/third_predictor/synthfaces64-third --results results/third_predictor/metrics.json
 """
 
 from __future__ import annotations

@@ -53,9 +53,10 @@ def ascend(
             gradient.
         keep: attributes held fixed: each step is orthogonal to the sample's own gradients of them.
         layers: W codes only: move only these w's (a layer spec as in `move`), all by the same step.
-        step: the longest step. The hold of `keep` is first-order, so it tightens with shorter steps: on
-            synthfaces64, glasses | age over a distance of 3 cut the age change by 15 % with steps of 0.5 and by
-            77 % with steps of 0.125 (160 samples, without `restore`).
+        step: the longest step. Without `restore` the hold of `keep` is first-order and tightens with shorter
+            steps: on synthfaces64, glasses | age over a distance of 3 cut the age change by 15 % with steps of 0.5
+            and by 77 % with steps of 0.125 (160 samples); with `restore` by 100 % at 0.125, as the steering
+            predictor reads it (an independently trained predictor reads less: README, "Conditioning per sample").
         restore: with `keep`, add to every step (and once after the last) the least-norm move within the span of
             the kept gradients that would bring the kept scores back to their start values (a Gauss-Newton step,
             at most one step long), so the hold does not drift. The extra moves do not count towards `distance`.
