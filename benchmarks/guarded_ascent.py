@@ -1,0 +1,108 @@
+"""Does a per-sample hold generalise beyond the predictor it was made with? (issue 4, bar 3, cross-checked)
+
+`ganlens.edit.ascend(..., keep=[condition])` holds the condition as the shipped predictor reads it. The independently
+trained check predictor (results/check_predictor/) does not always agree (benchmarks/conditional_ascent.py): the path
+can hold one network's reading while the picture still changes. Here each pair of conditional_ascent.py climbs the
+target three times over the same 160 samples (seed 4, distance 3, steps 0.125): freely, keeping the condition under
+the shipped predictor, and keeping it under the shipped and the check predictor at once (`guards=[check]`). A third
+predictor, trained apart from both (other renders and initialisation, results/third_predictor/, never used to
+steer), judges all three, beside the two steering ones. Bar as in semantics.py: condition change cut >= 50 % while
+>= 90 % of the target change is kept; "nothing to cut" where the free edit moves the condition < 0.1 spread.
+
+    python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 13 min on 2 cores)
+    python benchmarks/guarded_ascent.py --spaces z --out results/guarded_ascent_z.json
+The third predictor comes from
+    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 5 --seed 2 \\
+        --out results/third_predictor/synthfaces64-third --results results/third_predictor/metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganlens
+from conditional_ascent import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS, readable
+from ganlens.edit import ascend
+from ganlens.io import atomic_write_json
+from ganlens.scorers import load_scorer
+
+ROOT = Path(__file__).resolve().parent.parent
+THIRD = ROOT / "results" / "third_predictor" / "synthfaces64-third.safetensors"
+VARIANTS = ("free", "kept", "guarded")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples", type=int, default=160)
+    ap.add_argument("--seed", type=int, default=4)
+    ap.add_argument("--step", type=float, default=0.125)
+    ap.add_argument("--spaces", default="w", help="comma-separated: w, z")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "results" / "guarded_ascent.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    G = ganlens.load("synthfaces64").eval()
+    G.precision = "bf16"
+    judges = {"main": load_scorer("synthfaces64"), "check": load_scorer(str(CHECK)), "third": load_scorer(str(THIRD))}
+    main_sc, check = judges["main"], judges["check"]
+    rows = {}
+    for space in args.spaces.split(","):
+        codes = G.sample(args.samples, seed=args.seed, space=space)
+        with torch.no_grad():
+            images = G.render(codes)
+            base = {j: sc(images) for j, sc in judges.items()}
+        for target, cond in PAIRS:
+            change = {}
+            for label in VARIANTS:
+                keep = [] if label == "free" else [cond]
+                edited = ascend(G, main_sc, codes, target, DISTANCE, keep=keep, step=args.step,
+                                guards=[check] if label == "guarded" else ())
+                with torch.no_grad():
+                    images = G.render(edited)
+                for j, sc in judges.items():
+                    after = sc(images)
+                    change[j, label] = {a: float(np.mean(readable(sc, after, a) - readable(sc, base[j], a)))
+                                        for a in (target, cond)}
+            row = {}
+            for j, sc in judges.items():
+                spread = {a: float(np.std(readable(sc, base[j], a))) for a in (target, cond)}
+                free = change[j, "free"]
+                part = {"target_change_free_over_std": free[target] / spread[target],
+                        "condition_change_free_over_std": free[cond] / spread[cond]}
+                small = abs(part["condition_change_free_over_std"]) < NOTHING_TO_CUT
+                for label in VARIANTS[1:]:
+                    c = change[j, label]
+                    r = {"condition_change_over_std": c[cond] / spread[cond], "target_kept": c[target] / free[target],
+                         "condition_cut": 1 - abs(c[cond]) / max(abs(free[cond]), 1e-12)}
+                    r["verdict"] = "nothing to cut" if small else (
+                        "pass" if r["target_kept"] >= 0.9 and r["condition_cut"] >= 0.5 else "fail")
+                    part[label] = r
+                row[j] = part
+            rows[f"{space}:{target}|{cond}"] = row
+            for label in VARIANTS[1:]:
+                print(f"{space}:{target}|{cond} {label}: " + "; ".join(
+                    f"{j} cond {row[j]['condition_change_free_over_std']:+.2f} -> "
+                    f"{row[j][label]['condition_change_over_std']:+.2f} cut {row[j][label]['condition_cut']:.2f} "
+                    f"kept {row[j][label]['target_kept']:.2f} {row[j][label]['verdict']}" for j in judges),
+                    flush=True)
+    atomic_write_json(Path(args.out), {
+        "model": "synthfaces64", "distance": DISTANCE, "step": args.step, "samples": args.samples,
+        "samples_seed": args.seed, "precision": "bf16", "steering": "main (shipped predictor)",
+        "guard": str(CHECK.relative_to(ROOT)), "third_judge": str(THIRD.relative_to(ROOT)), "pairs": rows,
+        "passes": {f"{j}:{label}": sum(r[j][label]["verdict"] == "pass" for r in rows.values())
+                   for j in judges for label in VARIANTS[1:]},
+        "of": len(rows), "seconds": round(time.time() - t0, 1), "threads": args.threads,
+        "machine": platform.machine(), "torch": torch.__version__, "spaces": args.spaces,
+        "command": "python benchmarks/guarded_ascent.py " + " ".join(sys.argv[1:])})
+
+
+if __name__ == "__main__":
+    main()
