@@ -40,12 +40,6 @@ NOTHING_TO_CUT = 0.1
 CHECK = ROOT / "results" / "check_predictor" / "synthfaces64-check.safetensors"
 
 
-def readable(scorer, scores: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """Scores as semantics.py compares them: probability for binary attributes, raw units otherwise."""
-    s = scores[name].astype(np.float64)
-    return 1 / (1 + np.exp(-s)) if scorer.info(name).kind == "binary" else s
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=160)
@@ -79,10 +73,10 @@ def main() -> None:
                     after = {"main": scorer(images), "check": check(images)}
                 for judge, sc in (("main", scorer), ("check", check)):
                     change[judge, label] = {
-                        a: float(np.mean(readable(sc, after[judge], a) - readable(sc, base[judge], a)))
+                        a: float(np.mean(sc.readable(after[judge])[a] - sc.readable(base[judge])[a]))
                         for a in (target, cond)}
             for judge, sc in (("main", scorer), ("check", check)):
-                spread = {a: float(np.std(readable(sc, base[judge], a))) for a in (target, cond)}
+                spread = {a: float(np.std(sc.readable(base[judge])[a])) for a in (target, cond)}
                 free = change[judge, "free"]
                 part = {"target_change_free": free[target], "condition_change_free": free[cond],
                         "target_change_free_over_std": free[target] / spread[target],

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import ganlens
-from conditional_ascent import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS, readable
+from conditional_ascent import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS
 from ganlens.edit import ascend
 from ganlens.io import atomic_write_json
 from ganlens.scorers import load_scorer
@@ -69,11 +69,11 @@ def main() -> None:
                     images = G.render(edited)
                 for j, sc in judges.items():
                     after = sc(images)
-                    change[j, label] = {a: float(np.mean(readable(sc, after, a) - readable(sc, base[j], a)))
+                    change[j, label] = {a: float(np.mean(sc.readable(after)[a] - sc.readable(base[j])[a]))
                                         for a in (target, cond)}
             row = {}
             for j, sc in judges.items():
-                spread = {a: float(np.std(readable(sc, base[j], a))) for a in (target, cond)}
+                spread = {a: float(np.std(sc.readable(base[j])[a])) for a in (target, cond)}
                 free = change[j, "free"]
                 part = {"target_change_free_over_std": free[target] / spread[target],
                         "condition_change_free_over_std": free[cond] / spread[cond]}

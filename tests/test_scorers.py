@@ -74,3 +74,11 @@ def test_training_lowers_the_loss(tmp_path):
     va = load_dataset(build_dataset(64, 2, tmp_path / "b.npz", progress=False))
     _, m = train_predictor(tr, va, epochs=4, batch_size=32, progress=False)
     assert m["last_loss"] < 0.7 * m["first_loss"]
+
+
+def test_readable_turns_binary_logits_into_probabilities_only():
+    scorer = CallableScorer(lambda imgs: np.zeros((len(imgs), 2)),
+                            [AttributeInfo("glasses", "binary"), AttributeInfo("yaw", "continuous", -1, 1)])
+    out = scorer.readable({"glasses": np.array([0.0, 2.0], np.float32), "yaw": np.array([0.5, -3.0], np.float32)})
+    assert out["glasses"].dtype == np.float64 and np.allclose(out["glasses"], [0.5, 1 / (1 + np.exp(-2.0))])
+    assert np.array_equal(out["yaw"], [0.5, -3.0])

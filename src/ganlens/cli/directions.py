@@ -407,12 +407,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
 
 def _mean_change(scorer, before, after, name: str) -> float:
     """Mean score change of `name` from pictures `before` to `after` (binary logits read as probabilities)."""
-    import numpy as np
-
-    a, b = scorer(before)[name].astype(np.float64), scorer(after)[name].astype(np.float64)
-    if scorer.info(name).kind == "binary":
-        a, b = 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b))
-    return float(np.mean(b - a))
+    return float((scorer.readable(scorer(after))[name] - scorer.readable(scorer(before))[name]).mean())
 
 
 @click.command(context_settings=CONTEXT)

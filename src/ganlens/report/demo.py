@@ -97,12 +97,6 @@ def _spread(scorer: Scorer, scores: dict[str, np.ndarray], name: str) -> float:
     return float(np.std(scores[name])) or 1.0
 
 
-def _as_prob(scorer: Scorer, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Binary logits → probabilities, continuous values unchanged."""
-    return {k: (1 / (1 + np.exp(-v.astype(np.float64))) if scorer.info(k).kind == "binary" else v.astype(np.float64))
-            for k, v in scores.items()}
-
-
 def section_samples(ctx: DemoContext, report: Report, s: Section) -> None:
     G = ctx.G
     codes = G.sample(ctx.sizes.samples, seed=0, truncation_psi=0.7)
@@ -220,7 +214,7 @@ def section_gradient(ctx: DemoContext, report: Report, s: Section) -> None:
 def section_conditional(ctx: DemoContext, report: Report, s: Section) -> None:
     G, scorer, m = ctx.G, ctx.scorer, ctx.sizes.leakage_samples
     codes, shown = G.sample(m, seed=99), G.sample(3, seed=10)
-    base = _as_prob(scorer, scorer(G.render(codes)))
+    base = scorer.readable(scorer(G.render(codes)))
     rows = []
     report.text(s, "Attributes correlated in the data are entangled in the boundaries. Conditional manipulation "
                    "projects the condition's normal out of the edit direction. Left: unconditional; right: "
@@ -234,7 +228,7 @@ def section_conditional(ctx: DemoContext, report: Report, s: Section) -> None:
         cond = d.conditioned_on(keep)
         measured = []
         for dd in (d, cond):
-            after = _as_prob(scorer, scorer(G.render(move(codes, dd, [3.0], num_ws=G.num_ws))))
+            after = scorer.readable(scorer(G.render(move(codes, dd, [3.0], num_ws=G.num_ws))))
             measured += [float(np.mean(after[a] - base[a])) / _spread(scorer, base, a) for a in (edit_a, keep_a)]
         rows.append((f"{edit_a} (keep {keep_a})", measured[0], measured[1], measured[2], measured[3],
                      float(np.degrees(np.arccos(np.clip(abs(d.vector @ keep.vector), 0, 1))))))
@@ -254,7 +248,7 @@ def section_conditional(ctx: DemoContext, report: Report, s: Section) -> None:
 def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
     G, scorer, n, step = ctx.G, ctx.scorer, ctx.sizes.ascent_samples, ctx.sizes.ascent_step
     codes = G.sample(n, seed=99)
-    base = _as_prob(scorer, scorer(G.render(codes)))
+    base = scorer.readable(scorer(G.render(codes)))
     report.text(s, "The same pairs, conditioned per sample: each sample climbs its own gradient of the edited "
                    "attribute's score over a latent distance of 3, once freely and once keeping the other attribute "
                    "(every step orthogonal to the sample's own gradient of it, plus a correction back to its start "
@@ -266,7 +260,7 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
     for edit_a, keep_a in CONDITIONAL_PAIRS:
         change = []
         for keep in ([], [keep_a]):
-            after = _as_prob(scorer, scorer(G.render(ascend(G, scorer, codes, edit_a, 3.0, keep=keep, step=step))))
+            after = scorer.readable(scorer(G.render(ascend(G, scorer, codes, edit_a, 3.0, keep=keep, step=step))))
             change += [float(np.mean(after[a] - base[a])) / _spread(scorer, base, a) for a in (edit_a, keep_a)]
         cut = 1 - abs(change[3]) / max(abs(change[1]), 1e-12)
         rows.append((f"{edit_a} (keep {keep_a})", *change, cut, change[2] / change[0]))

@@ -83,6 +83,14 @@ class Scorer(ABC):
     def _score_batch(self, images) -> dict[str, np.ndarray]:
         """Score one batch (either image convention)."""
 
+    def readable(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """`scores` (as returned by calling the scorer) in float64, binary logits turned into probabilities."""
+        out = {}
+        for name, v in scores.items():
+            v = np.asarray(v, dtype=np.float64)
+            out[name] = 1 / (1 + np.exp(-v)) if self.info(name).kind == "binary" else v
+        return out
+
     def score_tensor(self, images: torch.Tensor) -> torch.Tensor:
         """Differentiable scores [N, A] (columns in `names` order); only scorers built on torch provide it."""
         raise NotImplementedError(f"{type(self).__name__} is not differentiable")
