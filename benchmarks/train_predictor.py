@@ -9,6 +9,11 @@ to cross-check edits (benchmarks/scorer_crosscheck.py) comes from other renders,
 A third, used only as a judge of edits held under the other two (benchmarks/guarded_ascent.py):
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 5 --seed 2 \
         --out results/third_predictor/synthfaces64-third --results results/third_predictor/metrics.json
+One trained on renders whose factors are drawn independently (no glasses|age, smile|age, beard|hair_length
+correlation), so it cannot read one factor as a cue for another (benchmarks/predictor_shortcuts.py):
+    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \
+        --out results/independent_predictor/synthfaces64-independent \
+        --results results/independent_predictor/metrics.json
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--data-seed", type=int, default=1, help="seed of the training renders (held-out: this + 1)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batch order")
+    ap.add_argument("--independent", action="store_true", help="draw the factors without their correlations")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(BUNDLED["synthfaces64"]))
     ap.add_argument("--results", default=str(ROOT / "results" / "predictor.json"))
@@ -43,15 +49,17 @@ def main() -> None:
     if args.device == "cpu":
         torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        train = load_dataset(build_dataset(args.n, args.data_seed, Path(tmp) / "train.npz"))
-        val = load_dataset(build_dataset(args.val_n, args.data_seed + 1, Path(tmp) / "val.npz"))
+        train = load_dataset(build_dataset(args.n, args.data_seed, Path(tmp) / "train.npz",
+                                           independent=args.independent))
+        val = load_dataset(build_dataset(args.val_n, args.data_seed + 1, Path(tmp) / "val.npz",
+                                         independent=args.independent))
     scorer, metrics = train_predictor(train, val, epochs=args.epochs, width=args.width, seed=args.seed,
                                       device=args.device)
     metrics["date"] = datetime.date.today().isoformat()
     metrics["device"] = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({args.device})"
     metrics["command"] = (f"python benchmarks/train_predictor.py --n {args.n} --epochs {args.epochs} "
                           f"--width {args.width} --data-seed {args.data_seed} --seed {args.seed} "
-                          f"--device {args.device}")
+                          f"--device {args.device}" + (" --independent" if args.independent else ""))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_predictor(scorer.model, scorer.attributes, metrics, args.out)
     atomic_write_json(args.results, metrics)

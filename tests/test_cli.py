@@ -34,6 +34,18 @@ def test_sample_writes_grid_and_latents(tmp_path):
     assert r2.returncode != 0 and "already exists" in r2.stderr
 
 
+def test_data_build_with_and_without_the_correlations(tmp_path):
+    from ganlens.synthdata import load_dataset, sample_factors
+
+    r = run("data", "build", "synthfaces", "--n", "12", "--seed", "5", "--size", "16", "--independent",
+            "--out", str(tmp_path / "i.npz"))
+    assert r.returncode == 0, r.stderr
+    assert "independent factors" in r.stdout
+    ds = load_dataset(tmp_path / "i.npz")
+    assert ds.independent and ds.images.shape == (12, 16, 16, 3)
+    assert np.array_equal(ds.factors, sample_factors(12, 5, independent=True))
+
+
 def test_info_json():
     r = run("info", "random-tiny", "--json")
     assert r.returncode == 0, r.stderr

@@ -84,14 +84,27 @@ def test_documented_correlations_hold():
     assert 0.17 < f[:, I["hat"]].mean() < 0.23
 
 
+def test_independent_sampling_breaks_only_the_three_correlations():
+    f, g = sample_factors(20000, seed=0), sample_factors(20000, seed=0, independent=True)
+    c = np.corrcoef(g.T)
+    for a, b in (("glasses", "age"), ("smile", "age"), ("beard", "hair_length")):
+        assert abs(c[I[a], I[b]]) < 0.03, (a, b)
+    assert 0.47 < g[:, I["glasses"]].mean() < 0.53 and 0.47 < g[:, I["beard"]].mean() < 0.53
+    assert g[:, I["smile"]].min() < -0.95 and g[:, I["smile"]].max() > 0.95
+    changed = [n for n in FACTOR_NAMES if not np.array_equal(f[:, I[n]], g[:, I[n]])]
+    assert changed == ["glasses", "beard", "smile"]
+
+
 def test_dataset_round_trip_and_no_silent_overwrite(tmp_path):
     path = build_dataset(40, seed=3, out=tmp_path / "d.npz", progress=False)
     ds = load_dataset(path)
-    assert len(ds) == 40 and ds.names == FACTOR_NAMES and ds.seed == 3
+    assert len(ds) == 40 and ds.names == FACTOR_NAMES and ds.seed == 3 and not ds.independent
     assert np.array_equal(ds.factors, sample_factors(40, 3))
     assert np.array_equal(ds.images, render_batch(sample_factors(40, 3)))
     with pytest.raises(GanlensError, match="already exists"):
         build_dataset(40, seed=3, out=path, progress=False)
+    indep = load_dataset(build_dataset(40, seed=3, out=tmp_path / "i.npz", progress=False, independent=True))
+    assert indep.independent and np.array_equal(indep.factors, sample_factors(40, 3, independent=True))
 
 
 def test_bad_dataset_files_are_clear_errors(tmp_path):

@@ -29,6 +29,7 @@ class SynthDataset:
     lows: np.ndarray
     highs: np.ndarray
     seed: int
+    independent: bool = False
 
     def __len__(self) -> int:
         return len(self.images)
@@ -37,12 +38,16 @@ class SynthDataset:
         return f"SynthDataset(n={len(self)}, size={self.images.shape[1]}, factors={len(self.names)}, seed={self.seed})"
 
 
-def build_dataset(n: int, seed: int, out: str | Path, size: int = 64, progress: bool = True, overwrite: bool = False) -> Path:
-    """Sample n factor vectors from `seed`, render them and write one .npz atomically."""
+def build_dataset(n: int, seed: int, out: str | Path, size: int = 64, progress: bool = True, overwrite: bool = False,
+                  independent: bool = False) -> Path:
+    """Sample n factor vectors from `seed`, render them and write one .npz atomically.
+
+    `independent=True` breaks the domain's factor correlations (see `sample_factors`).
+    """
     out = Path(out)
     if out.exists() and not overwrite:
         raise GanlensError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
-    factors = sample_factors(n, seed)
+    factors = sample_factors(n, seed, independent=independent)
     images = render_batch(factors, size=size, progress=progress)
     buf = io.BytesIO()
     np.savez(
@@ -50,7 +55,7 @@ def build_dataset(n: int, seed: int, out: str | Path, size: int = 64, progress: 
         names=np.array([f.name for f in FACTORS]), kinds=np.array([f.kind for f in FACTORS]),
         levels=np.array([f.level for f in FACTORS]),
         lows=np.array([f.low for f in FACTORS], np.float32), highs=np.array([f.high for f in FACTORS], np.float32),
-        seed=np.int64(seed), version=np.int64(VERSION),
+        seed=np.int64(seed), version=np.int64(VERSION), independent=np.bool_(independent),
     )
     return atomic_write_bytes(out, buf.getvalue())
 
@@ -66,6 +71,7 @@ def load_dataset(path: str | Path) -> SynthDataset:
             if missing:
                 raise GanlensError(f"{path} is not a synthfaces data set: missing {missing}")
             arrays = {k: d[k] for k in KEYS}
+            independent = bool(d["independent"]) if "independent" in d.files else False  # older files lack it
     except GanlensError:
         raise
     except Exception as exc:
@@ -77,5 +83,5 @@ def load_dataset(path: str | Path) -> SynthDataset:
         images=images, factors=factors.astype(np.float32),
         names=tuple(str(x) for x in arrays["names"]), kinds=tuple(str(x) for x in arrays["kinds"]),
         levels=tuple(str(x) for x in arrays["levels"]),
-        lows=arrays["lows"], highs=arrays["highs"], seed=int(arrays["seed"]),
+        lows=arrays["lows"], highs=arrays["highs"], seed=int(arrays["seed"]), independent=independent,
     )

@@ -19,7 +19,9 @@ Thirteen factors span the four abstraction levels HiGAN found in GAN layers:
 |12 | light       | colour    | continuous | [-1, 1] | light direction: brightness gradient across the head          | U(−1, 1) |
 
 Deliberate correlations, as in real face data: glasses become likelier with age, smiles rarer with age, beards
-likelier with short hair. Everything else is drawn independently.
+likelier with short hair. Everything else is drawn independently. `sample_factors(..., independent=True)` breaks
+the three correlations (glasses and beard Bernoulli(0.5), smile U(-1, 1)): renders for training a predictor that
+cannot learn one factor as a cue for another.
 """
 
 from __future__ import annotations
@@ -64,8 +66,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
-def sample_factors(n: int, seed: int) -> np.ndarray:
-    """Draw n factor vectors (float32 [n, 13], columns in FACTORS order, binary as 0/1) from `seed`."""
+def sample_factors(n: int, seed: int, independent: bool = False) -> np.ndarray:
+    """Draw n factor vectors (float32 [n, 13], columns in FACTORS order, binary as 0/1) from `seed`.
+
+    `independent=True` draws glasses, beard and smile without their dependence on age and hair length (see the
+    module docstring); the other columns are the same draws as with the default.
+    """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
@@ -76,10 +82,15 @@ def sample_factors(n: int, seed: int) -> np.ndarray:
     out[:, c["hair_length"]] = rng.uniform(0, 1, n)
     age = rng.uniform(0, 1, n)
     out[:, c["age"]] = age
-    out[:, c["glasses"]] = rng.uniform(0, 1, n) < _sigmoid(-2.6 + 3.6 * age)
-    out[:, c["beard"]] = rng.uniform(0, 1, n) < _sigmoid(-0.2 - 3.2 * out[:, c["hair_length"]])
+    p_glasses = np.full(n, 0.5) if independent else _sigmoid(-2.6 + 3.6 * age)
+    p_beard = np.full(n, 0.5) if independent else _sigmoid(-0.2 - 3.2 * out[:, c["hair_length"]])
+    out[:, c["glasses"]] = rng.uniform(0, 1, n) < p_glasses
+    out[:, c["beard"]] = rng.uniform(0, 1, n) < p_beard
     out[:, c["hat"]] = rng.uniform(0, 1, n) < 0.2
-    out[:, c["smile"]] = np.clip(rng.normal(0.45 - 0.9 * age, 0.4), -1, 1)
+    smile = np.clip(rng.normal(0.45 - 0.9 * age, 0.4), -1, 1)  # drawn in both modes so later columns match
+    if independent:
+        smile = np.random.default_rng((seed, 1)).uniform(-1, 1, n)
+    out[:, c["smile"]] = smile
     out[:, c["eye_open"]] = rng.uniform(0, 1, n)
     out[:, c["background"]] = rng.uniform(0, 1, n)
     out[:, c["skin_tone"]] = rng.uniform(0, 1, n)
