@@ -10,7 +10,7 @@ import torch
 
 import ganlens
 from ganlens import LatentCode
-from ganlens.edit import ascend
+from ganlens.edit import ascend, ascend_path
 from ganlens.edit.ascent import _move
 from ganlens.errors import GanlensError
 from ganlens.scorers import AttributeInfo, CallableScorer, load_scorer
@@ -101,6 +101,22 @@ def test_restore_pulls_kept_scores_back_to_their_start(model):
     # Measured on these seeds: mean drift 0.087 projected only, 0.0067 restored (age in raw predictor units).
     assert drift_restored.mean() < 0.25 * drift_projected.mean() and drift_restored.max() < 0.05
     assert torch.all(restored[:, 0] > before[:, 0])  # the target still rises for every sample
+
+
+def test_a_path_stops_at_each_distance_and_holds_to_the_original_start(model):
+    G, scorer = model
+    codes = G.sample(4, seed=4)
+    names = list(scorer.names)
+    path = ascend_path(G, scorer, codes, "glasses", [-1.0, 0.0, 1.0, 2.0], keep=["age"], step=0.5)
+    assert [c.space for c in path] == ["w"] * 4 and torch.equal(path[1].tensor, codes.tensor)
+    # The first stop of each leg is the same computation as a single ascent.
+    assert torch.equal(path[2].tensor, ascend(G, scorer, codes, "glasses", 1.0, keep=["age"], step=0.5).tensor)
+    assert torch.equal(path[0].tensor, ascend(G, scorer, codes, "glasses", -1.0, keep=["age"], step=0.5).tensor)
+    with torch.no_grad():
+        raw = [scorer.score_tensor(G.synthesize(c).clamp(-1, 1)).double() for c in (codes, path[3])]
+    assert torch.all(raw[1][:, names.index("glasses")] > raw[0][:, names.index("glasses")])
+    # The second stop restores age to the original codes' value, not to the first stop's.
+    assert (raw[1][:, names.index("age")] - raw[0][:, names.index("age")]).abs().max() < 0.05
 
 
 CHECK = Path(__file__).resolve().parent.parent / "results" / "check_predictor" / "synthfaces64-check.safetensors"

@@ -349,7 +349,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
       ganlens ascend -a smile --layers 5-9 --latents inverted/codes.npz --out smile.png --save-latents smile.npz
     """
     from .. import LatentCode, load
-    from ..edit import ascend as climb
+    from ..edit import ascend_path as climb
     from ..edit import labelled_grid, parse_strengths
     from ..errors import GanlensError
     from ..io import check_output_path, save_image
@@ -374,15 +374,9 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     if codes.space == "z" and layers:
         raise GanlensError("--layers moves w's; these codes are in Z (use --space w)")
     uniform = (lambda c: c.to_wplus(G.num_ws)) if layers or codes.space == "w+" else (lambda c: c)
-    columns = {}
-    for sign in (1, -1):  # one path up and one down, each continued from its previous column
-        at, here = 0.0, codes
-        for v in sorted((v for v in values if v * sign > 0), key=abs):
-            here = climb(G, sc, here, attribute, v - at, keep=keep, layers=layers, step=step, restore=restore,
-                         guards=guard_scorers)
-            at, columns[v] = v, uniform(here)
-    columns.update({v: uniform(codes) for v in values if v == 0})
-    edited = LatentCode.cat([columns[v][i:i + 1] for i in range(len(codes)) for v in values])  # rows = samples
+    columns = [uniform(c) for c in climb(G, sc, codes, attribute, values, keep=keep, layers=layers, step=step,
+                                         restore=restore, guards=guard_scorers, progress=True)]
+    edited = LatentCode.cat([c[i:i + 1] for i in range(len(codes)) for c in columns])  # rows = samples
     title = f"ascend {attribute}" + (f" | keep {', '.join(keep)}" if keep else "") + (f"  layers {layers}" if layers else "")
     pictures = G.render(edited)
     grid = labelled_grid(pictures, ncols=len(values), col_labels=[f"{v:+g}" for v in values],

@@ -70,6 +70,32 @@ def ascend(
         GanlensError: a scorer or guard without gradients, unknown or repeated attributes, a guard lacking a kept
             attribute, guards without `keep`, layers with Z codes, step <= 0.
     """
+    return ascend_path(G, scorer, codes, attribute, [distance], keep=keep, layers=layers, step=step,
+                       restore=restore, guards=guards, batch_size=batch_size, progress=progress)[0]
+
+
+def ascend_path(
+    G: Generator,
+    scorer: Scorer,
+    codes: LatentCode,
+    attribute: str,
+    distances: Sequence[float],
+    *,
+    keep: Sequence[str] = (),
+    layers: LayerSpec = None,
+    step: float = 0.125,
+    restore: bool = True,
+    guards: Sequence[Scorer] = (),
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[LatentCode]:
+    """`ascend` to several distances along one path per direction: the codes at each of `distances`, in order.
+
+    The positive distances are stops on one climb and the negative ones on one descent, each continued from the
+    previous stop (so a grid costs one path, not one per column), and every stop holds `keep` at the start
+    values of the original codes, not of the previous stop. A distance of 0 returns the codes unchanged. Arguments
+    and errors as in `ascend`.
+    """
     names = list(scorer.names)
     keep = list(keep)
     for a in [attribute, *keep]:
@@ -97,22 +123,34 @@ def ascend(
         raise GanlensError("guards hold the --keep attributes; name at least one attribute to keep")
     codes.validate_for(G)
     scorers = [scorer, *guards]
-    steps = max(1, math.ceil(abs(distance) / step - 1e-9))
     sel = None if codes.space == "z" else list(resolve_layers(layers, G.num_ws))
-    out = []
+    legs = [sorted({d for d in distances if d * sign > 0}, key=abs) for sign in (1, -1)]
+    stops: dict[float, list[torch.Tensor]] = {float(d): [] for d in distances}
     for start in tqdm(range(0, len(codes), batch_size), desc=f"ascend {attribute}", unit="batch",
                       disable=not progress):
         batch = codes[start:start + batch_size]
-        x = (batch.tensor if codes.space == "z" else batch.to_wplus(G.num_ws).tensor).to(G.device, torch.float32)
-        start_scores = None
-        for i in range(steps + (1 if restore and keep else 0)):
-            length = distance / steps if i < steps else 0.0  # the extra pass only restores
-            move, held = _move(G, scorers, x, codes.space == "z", cols, sel, length,
-                               start_scores if restore else None, step)
-            start_scores = held if start_scores is None else start_scores
-            x = x + move
-        out.append(x.detach().cpu())
-    moved = torch.cat(out) if out else torch.zeros(0)
+        x0 = (batch.tensor if codes.space == "z" else batch.to_wplus(G.num_ws).tensor).to(G.device, torch.float32)
+        if 0.0 in stops:
+            stops[0.0].append(x0.cpu())
+        start_scores = None  # the kept scores of the original codes, shared by both legs
+        for leg in legs:
+            x, at = x0, 0.0
+            for d in leg:
+                steps = max(1, math.ceil(abs(d - at) / step - 1e-9))
+                for i in range(steps + (1 if restore and keep else 0)):
+                    length = (d - at) / steps if i < steps else 0.0  # the extra pass only restores
+                    move, held = _move(G, scorers, x, codes.space == "z", cols, sel, length,
+                                       start_scores if restore else None, step)
+                    start_scores = held if start_scores is None else start_scores
+                    x = x + move
+                stops[float(d)].append(x.detach().cpu())
+                at = d
+    return [_as_code(G, codes, torch.cat(stops[float(d)]) if stops[float(d)] else torch.zeros(0), sel)
+            for d in distances]
+
+
+def _as_code(G: Generator, codes: LatentCode, moved: torch.Tensor, sel: list[int] | None) -> LatentCode:
+    """Moved tensors as codes: 'z' for 'z' codes, 'w' for 'w' codes moved on every layer, else 'w+'."""
     if codes.space == "z":
         return LatentCode("z", moved, noise=codes.noise, meta=dict(codes.meta))
     if codes.space == "w" and len(sel) == G.num_ws:

@@ -22,7 +22,7 @@ import torch
 
 from ..analysis import measure_edits
 from ..directions import Direction, autolabel, fit_boundary, ganspace, load_bundled, sefa
-from ..edit import ascend, describe_layers, labelled_grid, move, strength_labels
+from ..edit import ascend, ascend_path, describe_layers, labelled_grid, move, strength_labels
 from ..edit.masked import inpaint, rect_mask
 from ..edit.mix import mix_grid
 from ..edit.morph import interpolate, pingpong
@@ -270,8 +270,7 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
     shown, distances = G.sample(3, seed=10), [0.0, 1.5, 3.0]
     grids = []
     for keep in ([], ["age"]):
-        path = [shown] + [ascend(G, scorer, shown, "glasses", 1.5, keep=keep, step=step)]
-        path.append(ascend(G, scorer, path[1], "glasses", 1.5, keep=keep, step=step))
+        path = ascend_path(G, scorer, shown, "glasses", distances, keep=keep, step=step)
         tiles = LatentCode.cat([path[j][i:i + 1].to_wplus(G.num_ws) for i in range(3) for j in range(3)])
         grids.append(labelled_grid(G.render(tiles), ncols=3, col_labels=[f"{v:+g}" for v in distances],
                                    row_labels=[f"seed {i}" for i in (10, 11, 12)],
