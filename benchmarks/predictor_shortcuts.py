@@ -14,11 +14,14 @@ its 90th percentile), so the condition's true change is exactly 0. Every predict
 - `target_change`: the read change of the target (probability for binary attributes), as a sanity check;
 - `held_out`: accuracy / R^2 on renders of the domain and on renders with the factors drawn independently.
 
-Predictors: the shipped one, the check and third predictors of the other benchmarks, and one trained on renders with
-the correlations broken (`--independent`, results/independent_predictor/):
+Predictors: the shipped one, the check and third predictors of the other benchmarks, and two trained on renders with
+the correlations broken (`--independent`, results/independent_predictor/ and results/independent_predictor_2/):
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \\
         --out results/independent_predictor/synthfaces64-independent \\
         --results results/independent_predictor/metrics.json
+    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 9 --seed 4 --independent \\
+        --out results/independent_predictor_2/synthfaces64-independent-2 \\
+        --results results/independent_predictor_2/metrics.json
     python benchmarks/predictor_shortcuts.py      # -> results/predictor_shortcuts.json (a few minutes, 2 cores)
 """
 
@@ -46,6 +49,7 @@ PREDICTORS = {
     "check": ROOT / "results" / "check_predictor" / "synthfaces64-check.safetensors",
     "third": ROOT / "results" / "third_predictor" / "synthfaces64-third.safetensors",
     "independent": ROOT / "results" / "independent_predictor" / "synthfaces64-independent.safetensors",
+    "independent_2": ROOT / "results" / "independent_predictor_2" / "synthfaces64-independent-2.safetensors",
 }
 SHORTCUT = 0.1  # spreads; the benchmarks' "nothing to cut" line
 ATTRIBUTES = ("glasses", "beard", "smile", "age", "hair_length")

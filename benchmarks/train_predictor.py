@@ -14,6 +14,8 @@ correlation), so it cannot read one factor as a cue for another (benchmarks/pred
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \
         --out results/independent_predictor/synthfaces64-independent \
         --results results/independent_predictor/metrics.json
+and a second one (--data-seed 9 --seed 4, results/independent_predictor_2/synthfaces64-independent-2) to judge edits
+guarded by the first (benchmarks/guarded_ascent.py).
 """
 
 from __future__ import annotations
