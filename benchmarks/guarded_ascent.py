@@ -1,19 +1,31 @@
 """Does a per-sample hold generalise beyond the predictor it was made with? (issue 4, bar 3, cross-checked)
 
-`ganlens.edit.ascend(..., keep=[condition])` holds the condition as the shipped predictor reads it. The independently
-trained check predictor (results/check_predictor/) does not always agree (benchmarks/conditional_ascent.py): the path
-can hold one network's reading while the picture still changes. Here each pair of conditional_ascent.py climbs the
-target three times over the same 160 samples (seed 4, distance 3, steps 0.125): freely, keeping the condition under
-the shipped predictor, and keeping it under the shipped and the check predictor at once (`guards=[check]`). A third
-predictor, trained apart from both (other renders and initialisation, results/third_predictor/, never used to
-steer), judges all three, beside the two steering ones. Bar as in semantics.py: condition change cut >= 50 % while
->= 90 % of the target change is kept; "nothing to cut" where the free edit moves the condition < 0.1 spread.
+`ganlens.edit.ascend(..., keep=[condition])` holds the condition as the shipped predictor reads it; other predictors
+do not always agree (benchmarks/conditional_ascent.py). Here each pair of conditional_ascent.py climbs the target
+over the same 160 samples (seed 4, distance 3, steps 0.125) four times: freely ("free"), keeping the condition under
+the shipped predictor ("kept"), and keeping it under the shipped predictor and a guard at once: the check predictor
+("guarded", results/check_predictor/) or a predictor trained on renders with the domain's correlations broken
+("guarded_independent", the bundled "synthfaces64-independent"). Five predictors judge every edit: the shipped one (it
+steers), check, a third trained apart (results/third_predictor/), the independent one and a second independent one
+(results/independent_predictor_2/, other renders and initialisation), which never steers nor guards.
+benchmarks/predictor_shortcuts.py measures, on renders where only the target changes, how much of a condition
+change each predictor reads that is not there (check and third: up to 0.3 spreads, shipped under 0.1, the
+independent ones about 0.01); a guard with such a shortcut makes the hold cancel it, changing the true condition.
+Bar as in semantics.py: condition change cut >= 50 % while >= 90 % of the target change is kept; "nothing to cut"
+where the free edit moves the condition < 0.1 spread. A judge that also steered or guarded a variant grades its own
+hold; the row's "judged_by_itself" lists those.
 
-    python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 13 min on 2 cores)
+    python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 18 min on 2 cores)
     python benchmarks/guarded_ascent.py --spaces z --out results/guarded_ascent_z.json
-The third predictor comes from
+The third and the independent predictors come from
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 5 --seed 2 \\
         --out results/third_predictor/synthfaces64-third --results results/third_predictor/metrics.json
+    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \\
+        --out src/ganlens/assets/synthfaces64-independent-predictor \\
+        --results results/independent_predictor/metrics.json
+    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 9 --seed 4 --independent \\
+        --out results/independent_predictor_2/synthfaces64-independent-2 \\
+        --results results/independent_predictor_2/metrics.json
 """
 
 from __future__ import annotations
@@ -35,7 +47,9 @@ from ganlens.scorers import load_scorer
 
 ROOT = Path(__file__).resolve().parent.parent
 THIRD = ROOT / "results" / "third_predictor" / "synthfaces64-third.safetensors"
-VARIANTS = ("free", "kept", "guarded")
+INDEPENDENT_2 = ROOT / "results" / "independent_predictor_2" / "synthfaces64-independent-2.safetensors"
+GUARDS = {"free": None, "kept": (), "guarded": ("check",), "guarded_independent": ("independent",)}
+VARIANTS = tuple(GUARDS)
 
 
 def main() -> None:
@@ -51,8 +65,9 @@ def main() -> None:
     t0 = time.time()
     G = ganlens.load("synthfaces64").eval()
     G.precision = "bf16"
-    judges = {"main": load_scorer("synthfaces64"), "check": load_scorer(str(CHECK)), "third": load_scorer(str(THIRD))}
-    main_sc, check = judges["main"], judges["check"]
+    judges = {"main": load_scorer("synthfaces64"), "check": load_scorer(str(CHECK)), "third": load_scorer(str(THIRD)),
+              "independent": load_scorer("synthfaces64-independent"), "independent_2": load_scorer(str(INDEPENDENT_2))}
+    main_sc = judges["main"]
     rows = {}
     for space in args.spaces.split(","):
         codes = G.sample(args.samples, seed=args.seed, space=space)
@@ -62,9 +77,9 @@ def main() -> None:
         for target, cond in PAIRS:
             change = {}
             for label in VARIANTS:
-                keep = [] if label == "free" else [cond]
+                keep = [] if GUARDS[label] is None else [cond]
                 edited = ascend(G, main_sc, codes, target, DISTANCE, keep=keep, step=args.step,
-                                guards=[check] if label == "guarded" else ())
+                                guards=[judges[g] for g in GUARDS[label] or ()])
                 with torch.no_grad():
                     images = G.render(edited)
                 for j, sc in judges.items():
@@ -96,7 +111,10 @@ def main() -> None:
     atomic_write_json(Path(args.out), {
         "model": "synthfaces64", "distance": DISTANCE, "step": args.step, "samples": args.samples,
         "samples_seed": args.seed, "precision": "bf16", "steering": "main (shipped predictor)",
-        "guard": str(CHECK.relative_to(ROOT)), "third_judge": str(THIRD.relative_to(ROOT)), "pairs": rows,
+        "guards": {k: list(v) if v is not None else None for k, v in GUARDS.items()},
+        "judges": {"main": "synthfaces64", "independent": "synthfaces64-independent", **{
+            k: str(v.relative_to(ROOT)) for k, v in (("check", CHECK), ("third", THIRD), ("independent_2", INDEPENDENT_2))}},
+        "judged_by_itself": {k: ["main", *(v or ())] for k, v in GUARDS.items() if v is not None}, "pairs": rows,
         "passes": {f"{j}:{label}": sum(r[j][label]["verdict"] == "pass" for r in rows.values())
                    for j in judges for label in VARIANTS[1:]},
         "of": len(rows), "seconds": round(time.time() - t0, 1), "threads": args.threads,

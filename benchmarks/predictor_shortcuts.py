@@ -15,9 +15,9 @@ its 90th percentile), so the condition's true change is exactly 0. Every predict
 - `held_out`: accuracy / R^2 on renders of the domain and on renders with the factors drawn independently.
 
 Predictors: the shipped one, the check and third predictors of the other benchmarks, and two trained on renders with
-the correlations broken (`--independent`, results/independent_predictor/ and results/independent_predictor_2/):
+the correlations broken (`--independent`): the bundled "synthfaces64-independent" and results/independent_predictor_2/:
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \\
-        --out results/independent_predictor/synthfaces64-independent \\
+        --out src/ganlens/assets/synthfaces64-independent-predictor \\
         --results results/independent_predictor/metrics.json
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 9 --seed 4 --independent \\
         --out results/independent_predictor_2/synthfaces64-independent-2 \\
@@ -48,7 +48,7 @@ PREDICTORS = {
     "main": "synthfaces64",
     "check": ROOT / "results" / "check_predictor" / "synthfaces64-check.safetensors",
     "third": ROOT / "results" / "third_predictor" / "synthfaces64-third.safetensors",
-    "independent": ROOT / "results" / "independent_predictor" / "synthfaces64-independent.safetensors",
+    "independent": "synthfaces64-independent",
     "independent_2": ROOT / "results" / "independent_predictor_2" / "synthfaces64-independent-2.safetensors",
 }
 SHORTCUT = 0.1  # spreads; the benchmarks' "nothing to cut" line

@@ -9,10 +9,10 @@ to cross-check edits (benchmarks/scorer_crosscheck.py) comes from other renders,
 A third, used only as a judge of edits held under the other two (benchmarks/guarded_ascent.py):
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 5 --seed 2 \
         --out results/third_predictor/synthfaces64-third --results results/third_predictor/metrics.json
-One trained on renders whose factors are drawn independently (no glasses|age, smile|age, beard|hair_length
-correlation), so it cannot read one factor as a cue for another (benchmarks/predictor_shortcuts.py):
+The bundled "synthfaces64-independent" predictor was trained on renders whose factors are drawn independently
+(no glasses|age, smile|age, beard|hair_length correlation), so it cannot read one factor as a cue for another (benchmarks/predictor_shortcuts.py):
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \
-        --out results/independent_predictor/synthfaces64-independent \
+        --out src/ganlens/assets/synthfaces64-independent-predictor \
         --results results/independent_predictor/metrics.json
 and a second one (--data-seed 9 --seed 4, results/independent_predictor_2/synthfaces64-independent-2) to judge edits
 guarded by the first (benchmarks/guarded_ascent.py).

@@ -323,7 +323,8 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
                    "(--no-restore: steps orthogonal to their gradients only, a first-order hold).")
 @click.option("--guard", "guards", multiple=True,
               help="Another differentiable scorer (name or predictor file) under which the --keep attributes are "
-                   "held too, e.g. an independently trained predictor (repeatable).")
+                   "held too (repeatable); on synthfaces64, 'synthfaces64-independent' was trained without the "
+                   "domain's factor correlations, so it does not mistake the edit for a change of the kept attribute.")
 @click.option("--layers", default=None, help="W only: move only these w's (0-5, coarse/middle/fine, ...).")
 @click.option("--truncation", "psi", default=1.0, show_default=True, type=float, help="Truncation of seeded W codes.")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Enlarge tiles for viewing.")
@@ -345,7 +346,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     \b
     Example:
       ganlens ascend -a glasses -k age --seeds 0-5 --distances 0:3:4 --out glasses_not_age.png
-      ganlens ascend -a glasses -k age --guard my_second_predictor.safetensors --out glasses_not_age.png
+      ganlens ascend -a glasses -k age --guard synthfaces64-independent --out glasses_not_age.png
       ganlens ascend -a smile --layers 5-9 --latents inverted/codes.npz --out smile.png --save-latents smile.npz
     """
     from .. import LatentCode, load

@@ -60,8 +60,11 @@ def ascend(
         restore: with `keep`, add to every step (and once after the last) the least-norm move within the span of
             the kept gradients that would bring the kept scores back to their start values (a Gauss-Newton step,
             at most one step long), so the hold does not drift. The extra moves do not count towards `distance`.
-        guards: further differentiable scorers (e.g. an independently trained predictor) under which every `keep`
-            attribute is held as well, so that the hold is not a blind spot of one network.
+        guards: further differentiable scorers under which every `keep` attribute is held as well, so that the
+            hold is not a blind spot of one network. A guard that reads the edited attribute as a change of the
+            kept one (a predictor trained where the two are correlated) makes the hold change the kept attribute
+            to cancel that reading; on synthfaces64, `load_scorer("synthfaces64-independent")` was trained without
+            the correlations (README, "Conditioning per sample").
         batch_size: codes per forward/backward pass.
         progress: show a tqdm bar over batches.
     Returns:

@@ -16,7 +16,10 @@ from ..io.files import atomic_write_bytes, atomic_write_json
 from .base import AttributeInfo, Scorer, to_unit_float
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-BUNDLED = {"synthfaces64": ASSETS / "synthfaces64-predictor"}
+# "-independent" was trained on renders with the domain's factor correlations broken, so it does not read one factor
+# as a cue for another (a guard for per-sample holds: README, "Conditioning per sample").
+BUNDLED = {"synthfaces64": ASSETS / "synthfaces64-predictor",
+           "synthfaces64-independent": ASSETS / "synthfaces64-independent-predictor"}
 
 
 class AttributePredictor(nn.Module):
