@@ -7,9 +7,9 @@ back and forth, previews as during a drag). For each move we record
   encoding, JSON) — the number the <= 50 ms target is about;
 - round trip: what the client waits on loopback (adds HTTP and the hand-offs between threads).
 Then a burst of `--burst` concurrent moves shows the coalescing (renders run vs requests answered), `--climbs`
-per-sample climbs (glasses by 1.5 latent units, age held: the Climb button) are timed by the server, and the parts
-are timed in isolation in this process (synthesis, scoring, PNG; synthesis also with `--compare-threads`). The
-machine's load average is recorded: the numbers are only comparable at similar load.
+per-sample climbs (glasses by 1.5 latent units, age held, under the server's guard too: the Climb button) are timed
+by the server, and the parts are timed in isolation in this process (synthesis, scoring, PNG; synthesis also with
+`--compare-threads`). The machine's load average is recorded: the numbers are only comparable at similar load.
 
     python benchmarks/web_latency.py            # writes results/web_latency.json
 """
@@ -119,7 +119,8 @@ def measure(url: str, moves: int, burst: int, climbs: int) -> dict:
             r = http.post(f"/api/sessions/{sid}/climb", json={"attribute": "glasses", "distance": 1.5 * (-1) ** i})
             r.raise_for_status()
             climb.append(float(r.headers["server-timing"].split("dur=")[1]))
-    return {"climb_1.5_keep_age": stats(climb),"server_handler": stats(server), "round_trip_loopback": stats(trip),
+        guards = http.get("/api/info").json()["climb_guards"]
+    return {"climb_1.5_keep_age": stats(climb), "climb_guards": guards, "server_handler": stats(server), "round_trip_loopback": stats(trip),
             "render_compose_score_png": stats(render),
             "burst": {"requests": burst, "all_ok": all(r.status_code == 200 for r in replies),
                       "renders": after - before, "wall_s": round(wall, 3)}}

@@ -192,6 +192,23 @@ def test_climb_raises_one_attribute_holds_the_ticked_one_and_undoes(client: Test
     assert undone["image"] == edited.json()["image"]
 
 
+def test_climb_holds_ticked_attributes_under_the_bundled_guard_too(studio: Studio) -> None:
+    import dataclasses
+
+    assert studio.info()["climb_guards"] == ["synthfaces64-independent"]
+    guard = studio.guards["synthfaces64-independent"]
+    unguarded = dataclasses.replace(studio, guards={})
+    drift = {}
+    for name, st in (("guarded", studio), ("unguarded", unguarded)):
+        for seed in (3, 8):
+            code = studio.sample(seed, 1.0)
+            before, after = studio.G.render(code), studio.G.render(st.climb(code, "glasses", 1.5, ("age",)))
+            drift[name, seed] = abs(float(guard(after)["age"][0] - guard(before)["age"][0]))
+    # Measured: the guard's age reading moves 0.0003 / 0.0018 with the guard, 0.059 / 0.048 without (raw units).
+    assert max(drift["guarded", 3], drift["guarded", 8]) < 0.01
+    assert max(drift["unguarded", 3], drift["unguarded", 8]) > 0.03
+
+
 def test_unknown_session_and_bad_download_scale(client: TestClient) -> None:
     r = client.get("/api/sessions/nope")
     assert r.status_code == 404 and "reload the page" in r.json()["error"]

@@ -25,14 +25,18 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(0, 256),
               help="torch CPU threads (0: torch's default, one per core). One keeps a slider move steady when "
                    "the cores are busy with other work; raise it for large models on an idle machine.")
+@click.option("--guard", default="auto", show_default=True,
+              help="Predictor (name or file) under which Climb also holds the ticked attributes; 'auto': the "
+                   "model's '-independent' predictor if bundled (trained without the domain's correlations); 'none'.")
 @device_option
-def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, device) -> None:
+def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, guard, device) -> None:
     """Start the web UI: random seeds or uploaded images, sliders per direction, mix, morph, downloads.
 
     \b
     Example:
       ganlens serve --model synthfaces64 --port 7860
       ganlens serve --model synthfaces64 --directions my_directions/ --sefa 8
+      ganlens serve --model synthfaces64 --guard none
     then open http://127.0.0.1:7860 in a browser.
     """
     try:
@@ -47,7 +51,7 @@ def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, d
         # Measured on 2 shared cores: with 2 threads a 64 px synthesis took up to a second when the other core
         # was busy (the threads wait for each other), with 1 thread about 30 ms either way.
         torch.set_num_threads(threads)
-    studio = Studio.load(model, directions=directions_dir, sefa_num=sefa_num, device=device)
+    studio = Studio.load(model, directions=directions_dir, sefa_num=sefa_num, guard=guard, device=device)
     local = host in LOOPBACK
     if not local:
         click.echo(f"warning: binding {host} makes the UI reachable from other machines; it has no login", err=True)

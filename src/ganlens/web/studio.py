@@ -84,6 +84,7 @@ class Studio:
         G: the generator. scorer: attribute predictor or None. encoder: inversion encoder or None.
         sliders: key → Slider, in page order. boundaries: attribute → shipped boundary ("keep fixed" candidates).
         aligner: a FaceAligner when the faces extra is installed, else None.
+        guards: name → further predictor under which a climb holds the ticked attributes too.
         lock: held for every generator / scorer / encoder pass.
     """
 
@@ -93,6 +94,7 @@ class Studio:
     sliders: dict[str, Slider]
     boundaries: dict[str, Direction]
     aligner: object | None = None
+    guards: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     labels_pending: bool = field(default=False, init=False)
     _conditioned: dict = field(default_factory=dict, init=False, repr=False)
@@ -101,10 +103,13 @@ class Studio:
 
     @classmethod
     def load(cls, model: str = "synthfaces64", directions: str | Path | None = None, sefa_num: int = 5,
-             scorer: str | None = "auto", encoder: str | None = "auto", device: str = "cpu") -> Studio:
+             scorer: str | None = "auto", encoder: str | None = "auto", guard: str | None = "auto",
+             device: str = "cpu") -> Studio:
         """Load a model with its shipped boundaries, the user's directions and `sefa_num` SeFa directions.
 
         `scorer` / `encoder`: a name or path, 'auto' (the ones bundled for the model, if any) or None (none).
+        `guard`: a predictor under which climbs also hold the ticked attributes; 'auto' is the model's
+        '-independent' predictor if one is bundled (trained without the domain's factor correlations).
         """
         from .. import load
         from ..invert import load_encoder
@@ -113,6 +118,8 @@ class Studio:
         G = load(model, device=device).eval()
         sc = _optional(load_scorer, G.name if scorer == "auto" else scorer, device, required=scorer != "auto")
         enc = _optional(load_encoder, G.name if encoder == "auto" else encoder, device, required=encoder != "auto")
+        guard_name = f"{G.name}-independent" if guard == "auto" else guard
+        gs = _optional(load_scorer, guard_name, device, required=guard != "auto") if sc is not None else None
         boundaries = load_bundled(G.name)
         sliders = {f"attr:{a}": Slider(f"attr:{a}", a, "attribute", d) for a, d in boundaries.items()}
         sliders.update({f"grad:{a}": Slider(f"grad:{a}", a, "gradient", d)
@@ -128,7 +135,7 @@ class Studio:
             aligner = FaceAligner()
         except GanlensError:
             aligner = None  # the faces extra is not installed: the page hides the option
-        return cls(G, sc, enc, sliders, boundaries, aligner)
+        return cls(G, sc, enc, sliders, boundaries, aligner, {Path(guard_name).stem: gs} if gs is not None else {})
 
     def label_directions(self, num_samples: int = 32) -> None:
         """Auto-label the SeFa and unlabelled user directions by the attribute they change most.
@@ -165,6 +172,7 @@ class Studio:
             "methods": [m for m in ("encoder", "hybrid", "optim") if m == "optim" or self.encoder is not None],
             "align_available": self.aligner is not None,
             "climb_available": self.scorer is not None and is_differentiable(self.scorer),
+            "climb_guards": sorted(self.guards),
         }
 
     # ---- codes ---------------------------------------------------------------------------------------------
@@ -207,11 +215,13 @@ class Studio:
 
     def climb(self, code: LatentCode, attribute: str, distance: float, keep: tuple[str, ...] = ()) -> LatentCode:
         """`code` moved `distance` latent units up its own gradient of `attribute`'s score, holding `keep` at their
-        current scores (`ganlens.edit.ascend`); about a second per latent unit on two CPU cores."""
+        current scores under the scorer and every guard (`ganlens.edit.ascend`); about a second per latent unit on
+        two CPU cores."""
         if self.scorer is None:
             raise GanlensError("climbing needs an attribute predictor; start the server with --scorer")
         with self.lock:
-            return ascend(self.G, self.scorer, code, attribute, distance, keep=keep)
+            return ascend(self.G, self.scorer, code, attribute, distance, keep=keep,
+                          guards=list(self.guards.values()) if keep else ())
 
     def render(self, code: LatentCode, scale: int = 1) -> Rendered:
         """Synthesize, score and PNG-encode one code."""

@@ -327,6 +327,9 @@ async function start() {
     $("climb-attribute").appendChild(o);
   }
   $("climb-box").hidden = !info.climb_available;
+  if (info.climb_guards.length) {
+    $("climb-guards").textContent = ` (as the predictor reads them and as ${info.climb_guards.join(", ")} does)`;
+  }
   $("climb").addEventListener("click", climb);
   buildSliders();
   $("truncation").addEventListener("input", () => { $("truncation-value").textContent = Number($("truncation").value).toFixed(2); });
