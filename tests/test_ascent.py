@@ -11,7 +11,7 @@ import torch
 import ganlens
 from ganlens import LatentCode
 from ganlens.edit import ascend, ascend_path
-from ganlens.edit.ascent import _move
+from ganlens.edit.ascent import RESTORE_TOLERANCE, _move
 from ganlens.errors import GanlensError
 from ganlens.scorers import AttributeInfo, CallableScorer, load_scorer
 
@@ -98,8 +98,10 @@ def test_restore_pulls_kept_scores_back_to_their_start(model):
         restored = raw(ascend(G, scorer, codes, "glasses", 2.0, keep=["age"], step=0.5))
     drift_projected = (projected[:, 1] - before[:, 1]).abs()
     drift_restored = (restored[:, 1] - before[:, 1]).abs()
-    # Measured on these seeds: mean drift 0.087 projected only, 0.0067 restored (age in raw predictor units).
-    assert drift_restored.mean() < 0.25 * drift_projected.mean() and drift_restored.max() < 0.05
+    # Measured on these seeds: mean drift 0.087 projected only (max 0.25), 2e-6 restored (age in raw predictor
+    # units); one restore pass after the last step, before the passes ran to RESTORE_TOLERANCE, left 0.0067.
+    assert drift_projected.mean() > 0.05
+    assert drift_restored.max() < 2 * RESTORE_TOLERANCE
     assert torch.all(restored[:, 0] > before[:, 0])  # the target still rises for every sample
 
 
