@@ -15,17 +15,9 @@ Bar as in semantics.py: condition change cut >= 50 % while >= 90 % of the target
 where the free edit moves the condition < 0.1 spread. A judge that also steered or guarded a variant grades its own
 hold; the row's "judged_by_itself" lists those.
 
-    python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 18 min on 2 cores)
+    python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 22 min on 2 cores, Z 25)
     python benchmarks/guarded_ascent.py --spaces z --out results/guarded_ascent_z.json
-The third and the independent predictors come from
-    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 5 --seed 2 \\
-        --out results/third_predictor/synthfaces64-third --results results/third_predictor/metrics.json
-    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \\
-        --out src/ganlens/assets/synthfaces64-independent-predictor \\
-        --results results/independent_predictor/metrics.json
-    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 9 --seed 4 --independent \\
-        --out results/independent_predictor_2/synthfaces64-independent-2 \\
-        --results results/independent_predictor_2/metrics.json
+The check, third and independent predictors: commands in benchmarks/train_predictor.py.
 """
 
 from __future__ import annotations

@@ -15,13 +15,8 @@ its 90th percentile), so the condition's true change is exactly 0. Every predict
 - `held_out`: accuracy / R^2 on renders of the domain and on renders with the factors drawn independently.
 
 Predictors: the shipped one, the check and third predictors of the other benchmarks, and two trained on renders with
-the correlations broken (`--independent`): the bundled "synthfaces64-independent" and results/independent_predictor_2/:
-    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \\
-        --out src/ganlens/assets/synthfaces64-independent-predictor \\
-        --results results/independent_predictor/metrics.json
-    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 9 --seed 4 --independent \\
-        --out results/independent_predictor_2/synthfaces64-independent-2 \\
-        --results results/independent_predictor_2/metrics.json
+the correlations broken (`--independent`): the bundled "synthfaces64-independent" and results/independent_predictor_2/
+(commands in benchmarks/train_predictor.py).
     python benchmarks/predictor_shortcuts.py      # -> results/predictor_shortcuts.json (a few minutes, 2 cores)
 """
 

@@ -14,8 +14,10 @@ The bundled "synthfaces64-independent" predictor was trained on renders whose fa
     python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 7 --seed 3 --independent \
         --out src/ganlens/assets/synthfaces64-independent-predictor \
         --results results/independent_predictor/metrics.json
-and a second one (--data-seed 9 --seed 4, results/independent_predictor_2/synthfaces64-independent-2) to judge edits
-guarded by the first (benchmarks/guarded_ascent.py).
+and a second one to judge edits guarded by the first (benchmarks/guarded_ascent.py):
+    python benchmarks/train_predictor.py --n 50000 --epochs 6 --width 32 --data-seed 9 --seed 4 --independent \\
+        --out results/independent_predictor_2/synthfaces64-independent-2 \\
+        --results results/independent_predictor_2/metrics.json
 """
 
 from __future__ import annotations
