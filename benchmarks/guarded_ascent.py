@@ -15,7 +15,7 @@ Bar as in semantics.py: condition change cut >= 50 % while >= 90 % of the target
 where the free edit moves the condition < 0.1 spread. A judge that also steered or guarded a variant grades its own
 hold; the row's "judged_by_itself" lists those.
 
-    python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 22 min on 2 cores, Z 25)
+    python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 33 min on 2 cores, Z 34)
     python benchmarks/guarded_ascent.py --spaces z --out results/guarded_ascent_z.json
 The check, third and independent predictors: commands in benchmarks/train_predictor.py.
 """
