@@ -17,12 +17,14 @@ hold; the row's "judged_by_itself" lists those.
 
     python benchmarks/guarded_ascent.py      # W -> results/guarded_ascent.json (about 33 min on 2 cores, Z 34)
     python benchmarks/guarded_ascent.py --spaces z --out results/guarded_ascent_z.json
+    python benchmarks/guarded_ascent.py --chart-only   # redraw docs/guarded_ascent.png from the two JSON files
 The check, third and independent predictors: commands in benchmarks/train_predictor.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -33,8 +35,9 @@ import torch
 
 import ganlens
 from conditional_ascent import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS
+from ganlens.analysis.plots import heatmap
 from ganlens.edit import ascend
-from ganlens.io import atomic_write_json
+from ganlens.io import atomic_write_json, save_image
 from ganlens.scorers import load_scorer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +45,37 @@ THIRD = ROOT / "results" / "third_predictor" / "synthfaces64-third.safetensors"
 INDEPENDENT_2 = ROOT / "results" / "independent_predictor_2" / "synthfaces64-independent-2.safetensors"
 GUARDS = {"free": None, "kept": (), "guarded": ("check",), "guarded_independent": ("independent",)}
 VARIANTS = tuple(GUARDS)
+RESULTS = {"W": ROOT / "results" / "guarded_ascent.json", "Z": ROOT / "results" / "guarded_ascent_z.json"}
+CHART = ROOT / "docs" / "guarded_ascent.png"
+ROW_NAMES = {"free": "free", "kept": "kept (shipped)", "guarded": "+ check guard",
+             "guarded_independent": "+ independent guard"}
+JUDGE_NAMES = {"main": "shipped (steers)", "check": "check", "third": "third", "independent": "independent",
+               "independent_2": "independent 2"}
+
+
+def chart(results: dict[str, dict]) -> np.ndarray:
+    """One heat-map per space, stacked: the condition's change in spreads (rows: pair x hold; columns: judges)."""
+    panels = []
+    for space, res in results.items():
+        labels, values = [], []
+        for pair, row in res["pairs"].items():
+            for label in VARIANTS:
+                labels.append(f"{space} {pair.split(':', 1)[1]}: {ROW_NAMES[label]}")
+                values.append([row[j]["condition_change_free_over_std"] if label == "free"
+                               else row[j][label]["condition_change_over_std"] for j in JUDGE_NAMES])
+        panels.append(heatmap(np.array(values), labels, list(JUDGE_NAMES.values()), diverging=True, vmin=-1, vmax=1,
+                              fmt="{:+.2f}", cell=(58, 18),
+                              title=f"{space}: change of the held attribute (spreads) as each predictor reads it"))
+    width = max(p.shape[1] for p in panels)
+    return np.concatenate([np.pad(p, ((0, 8), (0, width - p.shape[1]), (0, 0)), constant_values=255)
+                           for p in panels])
+
+
+def draw_chart() -> None:
+    """Redraw docs/guarded_ascent.png from whichever of the two result files exist."""
+    found = {s: json.loads(p.read_text()) for s, p in RESULTS.items() if p.exists()}
+    if found:
+        print(f"wrote {save_image(chart(found), CHART, scale=2)}")
 
 
 def main() -> None:
@@ -51,8 +85,12 @@ def main() -> None:
     ap.add_argument("--step", type=float, default=0.125)
     ap.add_argument("--spaces", default="w", help="comma-separated: w, z")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "results" / "guarded_ascent.json"))
+    ap.add_argument("--out", default=str(RESULTS["W"]))
+    ap.add_argument("--chart-only", action="store_true", help="only redraw docs/guarded_ascent.png from the results")
     args = ap.parse_args()
+    if args.chart_only:
+        draw_chart()
+        return
     torch.set_num_threads(args.threads)
     t0 = time.time()
     G = ganlens.load("synthfaces64").eval()
@@ -112,6 +150,7 @@ def main() -> None:
         "of": len(rows), "seconds": round(time.time() - t0, 1), "threads": args.threads,
         "machine": platform.machine(), "torch": torch.__version__, "spaces": args.spaces,
         "command": "python benchmarks/guarded_ascent.py " + " ".join(sys.argv[1:])})
+    draw_chart()
 
 
 if __name__ == "__main__":
