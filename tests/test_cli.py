@@ -117,3 +117,24 @@ def test_ascend_writes_grid_and_codes_and_refuses_layers_in_z(tmp_path):
     assert Image.open(out).size[0] > 2 * 64
     r = run("ascend", "-a", "smile", "--space", "z", "--layers", "0-2", "--seeds", "0", "--out", str(tmp_path / "z.png"))
     assert r.returncode != 0 and "these codes are in Z" in r.stderr
+
+
+def test_ascend_holds_under_the_bundled_guard_unless_told_not_to(tmp_path):
+    from ganlens.cli.directions import _guards
+
+    lat = tmp_path / "g.npz"
+    args = ("ascend", "-a", "glasses", "-k", "age", "--seeds", "3", "--distances", "0,1", "--step", "0.5",
+            "--out", str(tmp_path / "g.png"), "--save-latents", str(lat), "--overwrite")
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert "guard synthfaces64-independent: age" in r.stdout
+    assert LatentCode.load(lat).meta["guards"] == ["synthfaces64-independent"]
+    r = run(*args, "--guard", "none")
+    assert r.returncode == 0, r.stderr
+    assert "guard" not in r.stdout and LatentCode.load(lat).meta["guards"] == []
+    r = run(*args, "--guard", "none", "--guard", str(CHECK))
+    assert r.returncode == 2 and "'none' cannot be combined" in r.stderr
+    # 'auto' picks nothing without --keep, or for a model with no bundled guard.
+    assert _guards(("auto",), "synthfaces64", ()) == [] and _guards(("auto",), "random-tiny", ("age",)) == []
+    assert [n for n, _ in _guards(("auto", str(CHECK)), "synthfaces64", ("age",))] == ["synthfaces64-independent",
+                                                                                          str(CHECK)]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import CONTEXT, device_option, model_option, overwrite_option, parse_range
+
+if TYPE_CHECKING:  # the scorers pull in torch; the CLI imports them only when a command runs
+    from ..scorers import Scorer
 
 scorer_option = click.option(
     "--scorer", default="synthfaces64", show_default=True,
@@ -304,6 +308,27 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
     click.echo(msg)
 
 
+def _guards(requested: tuple[str, ...], model_name: str, keep: tuple[str, ...]) -> list[tuple[str, Scorer]]:
+    """The --guard scorers with their names: 'auto' is the model's bundled guard where it reads every kept
+    attribute (nothing without --keep), 'none' is no guard."""
+    from ..scorers import default_guard
+    from ..scoring import resolve_scorer
+
+    if "none" in requested:
+        if len(requested) > 1:
+            raise click.BadParameter("'none' cannot be combined with other guards", param_hint="--guard")
+        return []
+    chosen = []
+    for name in requested:
+        if name != "auto":
+            chosen.append((name, resolve_scorer(name)))
+        elif keep and (auto := default_guard(model_name)) is not None:
+            guard = resolve_scorer(auto)
+            if set(keep) <= set(guard.names):
+                chosen.append((auto, guard))
+    return chosen
+
+
 @click.command(context_settings=CONTEXT)
 @model_option
 @scorer_option
@@ -321,10 +346,12 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
 @click.option("--restore/--no-restore", default=True, show_default=True,
               help="With --keep, also pull the kept scores back to their start values at every step "
                    "(--no-restore: steps orthogonal to their gradients only, a first-order hold).")
-@click.option("--guard", "guards", multiple=True,
+@click.option("--guard", "guards", multiple=True, default=("auto",), show_default=True,
               help="Another differentiable scorer (name or predictor file) under which the --keep attributes are "
-                   "held too (repeatable); on synthfaces64, 'synthfaces64-independent' was trained without the "
-                   "domain's factor correlations, so it does not mistake the edit for a change of the kept attribute.")
+                   "held too (repeatable). 'auto': the model's bundled '-independent' predictor, where there is one "
+                   "that reads every kept attribute (synthfaces64-independent, trained without the domain's factor "
+                   "correlations, so it does not mistake the edit for a change of the kept attribute); 'none': "
+                   "hold under --scorer only.")
 @click.option("--layers", default=None, help="W only: move only these w's (0-5, coarse/middle/fine, ...).")
 @click.option("--truncation", "psi", default=1.0, show_default=True, type=float, help="Truncation of seeded W codes.")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Enlarge tiles for viewing.")
@@ -346,7 +373,7 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     \b
     Example:
       ganlens ascend -a glasses -k age --seeds 0-5 --distances 0:3:4 --out glasses_not_age.png
-      ganlens ascend -a glasses -k age --guard synthfaces64-independent --out glasses_not_age.png
+      ganlens ascend -a glasses -k age --guard none --out glasses_not_age_unguarded.png
       ganlens ascend -a smile --layers 5-9 --latents inverted/codes.npz --out smile.png --save-latents smile.npz
     """
     from .. import LatentCode, load
@@ -361,7 +388,8 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
         check_output_path(save_latents, overwrite)
     G = load(model, device=device)
     sc = resolve_scorer(scorer)
-    guard_scorers = [resolve_scorer(g) for g in guards]
+    chosen = _guards(guards, G.name, keep)
+    guards, guard_scorers = [name for name, _ in chosen], [g for _, g in chosen]
     values = parse_strengths(distances)
     if latents is not None:
         codes = LatentCode.load(latents)

@@ -263,8 +263,8 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
                    "The path follows the predictor, so the predictor's blind spots can show in the pictures"
                    + ("; the last three columns read the kept attribute with a second predictor that did not steer, "
                       "trained on renders "
-                      "whose factors were drawn independently (bundled as synthfaces64-independent; `ganlens ascend "
-                      "--guard synthfaces64-independent` holds under it too)." if reader else "."))
+                      "whose factors were drawn independently (bundled as synthfaces64-independent; `ganlens ascend` "
+                      "also holds under it unless given `--guard none`)." if reader else "."))
     rows = []
     for edit_a, keep_a in CONDITIONAL_PAIRS:
         change, change_2 = [], []
@@ -297,8 +297,8 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
     gap = np.full((grids[0].shape[0], 16, 3), 255, np.uint8)
     report.figure(s, np.concatenate([grids[0], gap, grids[1]], axis=1), "ascent_glasses_age.png",
                   "glasses by per-sample ascent: free (left) vs age kept (right); seeds 10-12, distances 0, 1.5, 3")
-    report.command(s, f"ganlens ascend --model {ctx.model} -a glasses -k age --seeds 10-12 --distances 0:3:3 "
-                      "--out glasses_keep_age.png",
+    report.command(s, f"ganlens ascend --model {ctx.model} -a glasses -k age --guard none --seeds 10-12 "
+                      "--distances 0:3:3 --out glasses_keep_age.png",
                    "python benchmarks/conditional_ascent.py")
 
 

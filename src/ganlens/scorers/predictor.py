@@ -22,6 +22,12 @@ BUNDLED = {"synthfaces64": ASSETS / "synthfaces64-predictor",
            "synthfaces64-independent": ASSETS / "synthfaces64-independent-predictor"}
 
 
+def default_guard(model_name: str) -> str | None:
+    """The bundled guard predictor for a model ('<model>-independent'), or None where none is bundled."""
+    name = f"{model_name}-independent"
+    return name if name in BUNDLED else None
+
+
 class AttributePredictor(nn.Module):
     """Four stride-2 conv stages (64 → 4 px) and an MLP head with one output per attribute.
 

@@ -113,12 +113,12 @@ class Studio:
         """
         from .. import load
         from ..invert import load_encoder
-        from ..scorers import load_scorer
+        from ..scorers import default_guard, load_scorer
 
         G = load(model, device=device).eval()
         sc = _optional(load_scorer, G.name if scorer == "auto" else scorer, device, required=scorer != "auto")
         enc = _optional(load_encoder, G.name if encoder == "auto" else encoder, device, required=encoder != "auto")
-        guard_name = f"{G.name}-independent" if guard == "auto" else guard
+        guard_name = default_guard(G.name) if guard == "auto" else guard
         gs = _optional(load_scorer, guard_name, device, required=guard != "auto") if sc is not None else None
         boundaries = load_bundled(G.name)
         sliders = {f"attr:{a}": Slider(f"attr:{a}", a, "attribute", d) for a, d in boundaries.items()}
