@@ -32,7 +32,7 @@ from ..io.video import save_animation
 from ..latents import LatentCode
 from ..models import load
 from ..models.stylegan2 import Generator
-from ..scorers import Scorer, load_scorer
+from ..scorers import Scorer, default_guard, load_scorer
 from ..scoring import score
 from .html import Report, Section
 
@@ -249,7 +249,8 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
     G, scorer, n, step = ctx.G, ctx.scorer, ctx.sizes.ascent_samples, ctx.sizes.ascent_step
     # A second reader that never steers: trained on renders without the domain's factor correlations, so it does
     # not read the edited attribute as a change of the kept one (benchmarks/predictor_shortcuts.py).
-    reader = load_scorer("synthfaces64-independent") if ctx.model == "synthfaces64" else None
+    reader_name = default_guard(ctx.model)
+    reader = load_scorer(reader_name) if reader_name else None
     codes = G.sample(n, seed=99)
     pictures = G.render(codes)
     base = scorer.readable(scorer(pictures))
@@ -263,7 +264,7 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
                    "The path follows the predictor, so the predictor's blind spots can show in the pictures"
                    + ("; the last three columns read the kept attribute with a second predictor that did not steer, "
                       "trained on renders "
-                      "whose factors were drawn independently (bundled as synthfaces64-independent; `ganlens ascend` "
+                      f"whose factors were drawn independently (bundled as {reader_name}; `ganlens ascend` "
                       "also holds under it unless given `--guard none`)." if reader else "."))
     rows = []
     for edit_a, keep_a in CONDITIONAL_PAIRS:
