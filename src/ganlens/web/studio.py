@@ -109,7 +109,8 @@ class Studio:
 
         `scorer` / `encoder`: a name or path, 'auto' (the ones bundled for the model, if any) or None (none).
         `guard`: a predictor under which climbs also hold the ticked attributes; 'auto' is the model's
-        '-independent' predictor if one is bundled (trained without the domain's factor correlations).
+        '-independent' predictor if one is bundled (trained without the domain's factor correlations) and reads
+        every attribute that can be ticked (the shipped boundaries' attributes).
         """
         from .. import load
         from ..invert import load_encoder
@@ -121,6 +122,8 @@ class Studio:
         guard_name = default_guard(G.name) if guard == "auto" else guard
         gs = _optional(load_scorer, guard_name, device, required=guard != "auto") if sc is not None else None
         boundaries = load_bundled(G.name)
+        if guard == "auto" and gs is not None and not set(boundaries) <= set(gs.names):
+            gs = None  # as `ganlens ascend --guard auto`: a guard that cannot read every tickable attribute is left out
         sliders = {f"attr:{a}": Slider(f"attr:{a}", a, "attribute", d) for a, d in boundaries.items()}
         sliders.update({f"grad:{a}": Slider(f"grad:{a}", a, "gradient", d)
                         for a, d in load_bundled(G.name, "gradient").items()})
