@@ -132,3 +132,9 @@ def test_charts():
     red = (bars[..., 0] > 150) & (bars[..., 1] < 80)  # bar pixels
     lengths = [int(r.sum()) for r in red if r.any()]
     assert lengths and max(lengths) < 0.75 * bars.shape[1]  # bars to scale inside their panels, not full width
+    shared = bar_panels(["a", "b", "c"], {"acc": [0.75, 1.0, 0.3]}, limits=(0.5, 1.0), width=180)
+    red = (shared[..., 0] > 150) & (shared[..., 1] < 80)
+    rows = sorted({int(r.sum()) for r in red if r.any()})
+    assert rows[0] <= 2 and abs(rows[1] - 90) <= 2 and abs(rows[2] - 180) <= 2  # 0.3 sits at the axis' low end
+    with pytest.raises(GanlensError, match="low < high"):
+        bar_panels(["a"], {"acc": [0.5]}, limits=(1.0, 0.5))

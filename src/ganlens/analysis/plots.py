@@ -112,6 +112,7 @@ def bar_panels(
     bar_h: int = 14,
     fmt: str = "{:.2f}",
     reference: dict[str, float] | None = None,
+    limits: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Horizontal bar charts side by side, one panel per series, sharing the row labels (uint8 [H, W, 3]).
 
@@ -123,10 +124,14 @@ def bar_panels(
         bar_h: row height.
         fmt: value format written after each bar.
         reference: optional {panel title: x} drawn as a dashed vertical line (e.g. a pass threshold).
+        limits: (low, high) of the value axis shared by every panel, so panels compare at a glance (values
+            outside are drawn at the edge, their numbers unchanged); default: 0 to each panel's largest value.
     """
     for name, vals in series.items():
         if len(vals) != len(labels):
             raise GanlensError(f"series {name!r} has {len(vals)} values for {len(labels)} labels")
+    if limits is not None and not limits[0] < limits[1]:
+        raise GanlensError(f"limits must be (low, high) with low < high, got {limits}")
     margin = 6
     left = max(_text_size(lab)[0] for lab in labels) + 2 * margin
     num_w = _text_size("-0.000")[0] + margin
@@ -143,16 +148,19 @@ def bar_panels(
         vals = np.asarray(vals, dtype=np.float64)
         x0 = left + p * panel_w
         draw.text((x0, title_h + margin), name, fill=BLACK, font=font)
-        lo, hi = min(0.0, float(np.nanmin(vals))), max(float(np.nanmax(vals)), 1e-12)
+        if limits is None:
+            lo, hi = min(0.0, float(np.nanmin(vals))), max(float(np.nanmax(vals)), 1e-12)
+        else:
+            lo, hi = limits
         scale = width / (hi - lo)
-        zero = x0 + (0 - lo) * scale
+        zero = x0 + (min(max(0.0, lo), hi) - lo) * scale
         top = title_h + head
         for i, v in enumerate(vals):
             y = top + i * bar_h
             if p == 0:
                 draw.text((margin, y + 1), labels[i], fill=BLACK, font=font)
             if np.isfinite(v):
-                a, b = sorted((zero, x0 + (v - lo) * scale))
+                a, b = sorted((zero, x0 + (min(max(v, lo), hi) - lo) * scale))
                 draw.rectangle([a, y + 2, max(b, a + 1), y + bar_h - 3], fill=tuple(POS if v >= 0 else NEG))
                 draw.text((x0 + width + margin, y + 1), fmt.format(v), fill=BLACK, font=font)
         if reference and name in reference:
