@@ -1,9 +1,10 @@
-"""Where a StyleGAN2 training step's time goes: G step, D step and R1 step of ganlens.training.gan, timed apart.
+"""Where a StyleGAN2 training step's time goes: G, D, R1 and path-length steps of ganlens.training.gan, timed apart.
 
     python benchmarks/train_step.py --device cuda --batch 512      # -> results/train_step-<device>.json
     python benchmarks/train_step.py --device cpu --batch 32 --threads 2
 
-Each phase calls the loop's own loss functions (generator_loss, discriminator_loss, r1_penalty) on the synthfaces64 architecture with
+Each phase calls the loop's own loss functions (generator_loss, discriminator_loss, r1_penalty, path_lengths with
+path_length_penalty on half the batch, as the loop runs it) on the synthfaces64 architecture with
 random weights and random "real" images; the numbers are milliseconds per call after one warm-up call.
 `--profile` adds where one bf16 G + D step spends its time (torch.profiler self time): 3x3 convolutions, the FIR
 filters (depthwise convolutions), 1x1 convolutions, everything else; with the largest operations and their shapes.
@@ -20,7 +21,8 @@ import torch
 
 from ganlens.io import atomic_write_json
 from ganlens.training.gan import (
-    TrainConfig, build_networks, device_name, discriminator_loss, generator_loss, r1_penalty,
+    TrainConfig, build_networks, device_name, discriminator_loss, generator_loss, path_length_penalty, path_lengths,
+    r1_penalty,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,10 +103,15 @@ def main() -> None:
     def r1_step(_: bool) -> None:
         r1_penalty(D, real).backward()
 
+    def pl_step(_: bool) -> None:
+        lengths = path_lengths(G, z()[: max(1, B // 2)], 0.9)
+        path_length_penalty(lengths, lengths.detach().mean(), 0.01)[0].backward()
+
     result = {"device": device_name(dev), "batch": B, "machine": platform.processor() or platform.machine(),
               "torch": torch.__version__, "ms": {}}
     phases = [("bf16", "G_step", g_step), ("bf16", "D_step", d_step), ("fp32", "G_step", g_step),
-              ("fp32", "D_step", d_step), ("fp32", "R1_step", r1_step)]  # the loop runs R1 in fp32 always
+              ("fp32", "D_step", d_step), ("fp32", "R1_step", r1_step),
+              ("fp32", "PL_step", pl_step)]  # the loop runs R1 and the path-length step in fp32 always
     for prec, name, fn in phases:
         bf16 = prec == "bf16"
         fn(bf16)
@@ -118,9 +125,11 @@ def main() -> None:
         print(f"{prec} {name:8s} {ms:8.1f} ms", flush=True)
     ms = result["ms"]
     per_step = ms["bf16/G_step"] + ms["bf16/D_step"] + ms["fp32/R1_step"] / 16
-    result["kimg_per_s_bf16_lazy_r1_16"] = round(B / per_step, 3)
+    result["kimg_per_s_bf16_lazy_r1_16"] = round(B / per_step, 5)
     rate = result["kimg_per_s_bf16_lazy_r1_16"]
     print(f"-> about {rate:.3f} kimg/s = {rate * 3600:.0f} kimg/h (bf16, R1 every 16 steps)")
+    result["kimg_per_s_bf16_lazy_r1_16_pl_4"] = round(B / (per_step + ms["fp32/PL_step"] / 4), 5)
+    print(f"-> {result['kimg_per_s_bf16_lazy_r1_16_pl_4'] * 3600:.0f} kimg/h with a path-length step every 4 steps")
     if args.profile:
         result["profile_bf16_g_plus_d_step"] = profile_step(lambda: (g_step(True), d_step(True)), sync,
                                                                 dev.type == "cuda")

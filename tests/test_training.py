@@ -89,3 +89,49 @@ def test_d_warmup_trains_only_d_then_g(tmp_path):
     no_init.out, no_init.d_warmup_kimg = str(tmp_path / "bad"), 0.08
     with pytest.raises(GanlensError, match="--init"):
         train(no_init, progress=False)
+
+
+def test_path_length_penalty_evens_out_path_lengths():
+    import torch
+
+    from ganlens.models.stylegan2 import Generator
+    from ganlens.training.gan import path_length_penalty, path_lengths
+
+    torch.manual_seed(0)
+    G = Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
+                  mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 256, "channel_max": 32})
+
+    def spread() -> float:  # coefficient of variation of the path lengths over a fixed batch
+        torch.manual_seed(1)
+        lengths = path_lengths(G, torch.randn(64, 16), 0.0).detach()
+        return float(lengths.std() / lengths.mean())
+
+    before = spread()
+    opt = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.0, 0.99))
+    torch.manual_seed(2)
+    pl_mean = path_lengths(G, torch.randn(32, 16), 0.0).detach().mean()
+    for _ in range(40):  # the penalty alone: it pulls every sample's length towards the running mean
+        penalty, pl_mean = path_length_penalty(path_lengths(G, torch.randn(16, 16), 0.0), pl_mean, 0.01)
+        opt.zero_grad()
+        penalty.backward()
+        opt.step()
+    # Measured: 0.348 before, 0.265 after.
+    assert spread() < 0.85 * before
+
+
+def test_path_length_regularised_run_logs_the_penalty_and_resumes_its_running_mean(tmp_path):
+    from ganlens.training.gan import load_state
+
+    cfg = tiny_config(tmp_path, kimg=0.08)
+    cfg.pl_weight, cfg.pl_interval = 2.0, 2
+    train(cfg, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert np.isfinite(log[0]["pl"]) and log[0]["pl"] > 0
+    first = load_state(tmp_path / "run" / "state")["progress"]["pl_mean"]
+    assert first > 0
+    cfg.total_kimg = 0.16
+    train(cfg, progress=False)
+    second = load_state(tmp_path / "run" / "state")["progress"]["pl_mean"]
+    # The mean starts at 0 and moves 1 % of the way per step: five more steps from `first` nearly double it, where a
+    # restart from 0 would land near `first` again.
+    assert second > 1.5 * first

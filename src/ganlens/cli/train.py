@@ -22,6 +22,8 @@ def train() -> None:
 @click.option("--batch", default=32, show_default=True)
 @click.option("--lr", default=0.0025, show_default=True)
 @click.option("--gamma", "r1_gamma", default=0.1, show_default=True, help="R1 weight.")
+@click.option("--pl-weight", default=0.0, show_default=True,
+              help="Path-length regularisation weight (StyleGAN2 trains with 2; synthfaces64 was trained without).")
 @click.option("--ema-kimg", default=10.0, show_default=True, help="Half-life of G_ema in kimg.")
 @click.option("--mixing", "mixing_prob", default=0.9, show_default=True, help="Style-mixing probability.")
 @click.option("--z-dim", default=128, show_default=True)
@@ -41,7 +43,8 @@ def train() -> None:
 @click.option("--d-warmup", "d_warmup_kimg", default=0.0, show_default=True,
               help="With --init: kimg of D-only steps before G moves (a fresh D first learns the trained G's samples).")
 def gan(**kw) -> None:
-    """Train a StyleGAN2 (logistic loss, lazy R1, style mixing, G_ema). Resumable and time-boxed.
+    """Train a StyleGAN2 (logistic loss, lazy R1, optional path-length regularisation, style mixing, G_ema).
+    Resumable and time-boxed.
 
     \b
     Example (the recipe of the bundled synthfaces64):
