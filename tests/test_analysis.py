@@ -138,3 +138,24 @@ def test_charts():
     assert rows[0] <= 2 and abs(rows[1] - 90) <= 2 and abs(rows[2] - 180) <= 2  # 0.3 sits at the axis' low end
     with pytest.raises(GanlensError, match="low < high"):
         bar_panels(["a"], {"acc": [0.5]}, limits=(1.0, 0.5))
+
+
+def test_linearity_tells_a_linear_attribute_from_a_non_linear_one():
+    from ganlens.analysis import linearity
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 16))
+    a = rng.standard_normal(16)
+    a /= np.linalg.norm(a)
+    flat = linearity(x, x @ a + 0.05 * rng.standard_normal(3000), 0.0)  # classes split by a hyperplane
+    assert flat.hyperplane > 0.95 and flat.perceptron > 0.9 and flat.verdict().startswith("linear here")
+    ridge = linearity(x, np.abs(x @ a), 0.6745)  # |x·a| above its median: a slab, no hyperplane splits it
+    assert ridge.hyperplane < 0.6 and ridge.perceptron > 0.9 and ridge.verdict().startswith("not linear here")
+    noise = linearity(x, rng.standard_normal(3000), 0.0)  # labels unrelated to the codes
+    assert noise.verdict().startswith("hardly readable")
+    assert (flat.num_train, flat.num_test) == (2100, 900) and set(flat.to_dict()) >= {"hyperplane", "verdict"}
+    assert linearity(x, x @ a, 0.0, perceptron=False).perceptron is None
+    with pytest.raises(GanlensError, match="3000 codes but 5 scores"):
+        linearity(x, np.zeros(5), 0.0)
+    with pytest.raises(GanlensError, match="one side of threshold 10"):
+        linearity(x, x @ a, 10.0)

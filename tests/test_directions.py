@@ -322,10 +322,12 @@ def test_cli_score_boundary_edit_discover_analyze(tmp_path):
     out = _invoke("score", "--model", "random-tiny", "--scorer", "semantics_helpers:make_scorer", "-n", "150",
                   "--seed", "0", "--out", str(codes))
     assert "brightness" in out and (tmp_path / "codes.csv").exists()
-    _invoke("boundary", "--model", "random-tiny", "--latents", str(codes), "-a", "all", "--ratio", "0.1",
-            "--out", str(tmp_path / "bnd"))
+    out = _invoke("boundary", "--model", "random-tiny", "--latents", str(codes), "-a", "all", "--ratio", "0.1",
+                  "--diagnose", "--out", str(tmp_path / "bnd"))
     b = Direction.load(tmp_path / "bnd" / "brightness.npz")
     assert b.space == "w" and b.num_ws == 8 and b.model == "random-tiny" and b.metrics["val_accuracy"] > 0.8
+    lin = b.metrics["linearity"]  # 105 codes to fit, 45 to test
+    assert (lin["num_train"], lin["num_test"]) == (105, 45) and 0.5 <= lin["hyperplane"] <= 1 and lin["verdict"] in out
     grid = tmp_path / "edit.png"
     _invoke("edit", "--model", "random-tiny", "-d", str(tmp_path / "bnd" / "brightness.npz"),
             "-c", str(tmp_path / "bnd" / "redness.npz"), "--seeds", "0-2", "--strengths", "-2:2:5",

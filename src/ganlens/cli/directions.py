@@ -89,12 +89,15 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device
 @click.option("--threshold", type=float, default=None,
               help="Score separating the classes for remaining/all accuracy (default: 0 for binary, mid-range otherwise).")
 @click.option("--binary", is_flag=True, help="Labels are logits of a binary attribute (threshold 0); CSV labels only.")
+@click.option("--diagnose", is_flag=True,
+              help="Also measure whether each attribute is linear in the space: held-out accuracy of a hyperplane fitted "
+                   "to every sample vs a small perceptron (seconds per attribute); kept in the file's metrics.")
 @batch_option
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Direction file (.npz) or folder.")
 @overwrite_option
 @device_option
 def boundary(model, scorer, attributes, method, n, seed, space, latents, labels, layer, grad_layers, ratio, count,
-             split, threshold, binary, batch_size, out, overwrite, device) -> None:
+             split, threshold, binary, diagnose, batch_size, out, overwrite, device) -> None:
     """Fit supervised directions: InterFaceGAN boundaries (linear SVM on the top/bottom scored samples) or
     scorer-gradient directions, and save them as direction files.
 
@@ -102,11 +105,13 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
     Example:
       ganlens boundary --model synthfaces64 --attribute smile --samples 20000 --space w --out smile.npz
       ganlens boundary --model synthfaces64 -a all --samples 20000 --out boundaries/
+      ganlens boundary --model synthfaces64 -a eye_open --samples 20000 --diagnose --out eye_open.npz
       ganlens boundary --model mine.pkl --latents codes.npz --labels my_labels.csv -a smile --out smile.npz
       ganlens boundary --model synthfaces64 -a glasses --method gradient --samples 1000 --out glasses_grad.npz
       ganlens boundary --model synthfaces64 -a eye_open --method gradient --layers 7-9 --out eye_open_fine.npz
     """
     from .. import load
+    from ..analysis import linearity
     from ..directions import fit_boundary
     from ..errors import GanlensError
     from ..scoring import load_scored, score as score_codes
@@ -141,11 +146,19 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
         except GanlensError as exc:
             raise GanlensError(f"{a}: {exc}") from None
         d.provenance["source"] = str(latents) if latents else f"sampled {n} {space} codes, seed {seed}, scorer {scorer}"
+        if diagnose:
+            try:
+                d.metrics["linearity"] = linearity(result.codes, result[a], d.metrics["threshold"], seed=seed,
+                                                   layer=layer).to_dict()
+            except GanlensError as exc:
+                raise GanlensError(f"{a}: {exc}") from None
         d.save(target)
         m = d.metrics
         click.echo(f"{a:14s} val {m['val_accuracy']:.3f}  all {m['all_accuracy']:.3f}  remaining "
                    f"{m['remaining_accuracy'] if m['remaining_accuracy'] is None else round(m['remaining_accuracy'], 3)}"
                    f"  bias {d.bias:+.3f}  ({d.space}, {m['num_train']} train / {m['num_val']} val) -> {target}")
+        if diagnose:
+            click.echo(f"{'':14s} {m['linearity']['verdict']}")
 
 
 def _direction_targets(out: Path, names: list[str], overwrite: bool) -> list[Path]:
@@ -163,7 +176,7 @@ def _direction_targets(out: Path, names: list[str], overwrite: bool) -> list[Pat
 
 
 # SVM-only options: the gradient recipe samples its own codes and needs no labels, classes or split.
-_SVM_ONLY = ("latents", "labels", "layer", "ratio", "count", "split", "threshold", "binary")
+_SVM_ONLY = ("latents", "labels", "layer", "ratio", "count", "split", "threshold", "binary", "diagnose")
 
 
 def _gradient_directions(model, scorer, attributes, n, seed, space, layers, batch_size, out, overwrite,

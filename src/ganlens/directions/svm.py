@@ -22,7 +22,7 @@ from .direction import Direction
 CodesLike = LatentCode | np.ndarray | torch.Tensor
 
 
-def _design_matrix(codes: CodesLike, layer: int | None) -> tuple[np.ndarray, str, tuple[int, ...] | None, int | None]:
+def design_matrix(codes: CodesLike, layer: int | None) -> tuple[np.ndarray, str, tuple[int, ...] | None, int | None]:
     """Codes as a float64 matrix [N, dim], plus the direction's space, layers and num_ws."""
     if isinstance(codes, LatentCode):
         space, t = codes.space, codes.tensor.detach().cpu().numpy()
@@ -86,7 +86,7 @@ def fit_boundary(
     Raises:
         GanlensError: mismatched lengths, too few samples, or an attribute whose top and bottom scores overlap.
     """
-    x, space, layers, n_ws = _design_matrix(codes, layer)
+    x, space, layers, n_ws = design_matrix(codes, layer)
     y = np.asarray(scores, dtype=np.float64).reshape(-1)
     if y.shape[0] != x.shape[0]:
         raise GanlensError(f"got {x.shape[0]} codes but {y.shape[0]} scores for {attribute or 'the attribute'}")
