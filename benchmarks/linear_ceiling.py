@@ -9,10 +9,10 @@ pool, per attribute, in W and in Z:
   extremes and its accuracy on every test sample;
 - other linear recipes on the same extremes (C = 100, the SVM in PCA-whitened coordinates, LDA, the class-mean
   difference), to see whether a better hyperplane was there to find;
-- `linear_ceiling`: a logistic regression trained on every fit-pool sample with the same labels, the best a
-  hyperplane does over the whole population (so an attribute under 75 % here cannot pass the all-sample bar with
-  any boundary);
-- `mlp`: a two-layer perceptron on the same data, how much of the attribute the code determines non-linearly.
+- `linear_ceiling` and `mlp`: `ganlens.analysis.linearity` on the same pools: a logistic regression trained on
+  every fit-pool sample with the same labels (an approximation of the best hyperplane over the whole population, so
+  an attribute far under 75 % here cannot pass the all-sample bar with any boundary) and a two-layer perceptron
+  (how much of the attribute the code determines non-linearly).
 
     python benchmarks/linear_ceiling.py     # -> results/linear_ceiling.json, docs/semantics_linear_ceiling.png
     python benchmarks/linear_ceiling.py --chart-only   # redraw the chart from the JSON
@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 
 import ganlens
+from ganlens.analysis import linearity
 from ganlens.directions.svm import fit_boundary
 from ganlens.analysis.plots import bar_panels
 from ganlens.io import atomic_write_json, save_image
@@ -63,7 +62,7 @@ def attribute_row(x: np.ndarray, y: np.ndarray, binary: bool, n_fit: int, seed: 
     xf, yf, xt, yt = x[:n_fit], y[:n_fit], x[n_fit:], y[n_fit:]
     ifg = fit_boundary(xf, yf, ratio=RATIO, split=SPLIT, binary=binary, seed=seed)
     thr = ifg.metrics["threshold"]
-    truth_f, truth_t = (yf >= thr).astype(np.int64), (yt >= thr).astype(np.int64)
+    truth_t = (yt >= thr).astype(np.int64)
     row = {"threshold": thr, "test_positive_rate": float(truth_t.mean())}
 
     def test_acc(normal: np.ndarray, bias: float) -> float:
@@ -91,11 +90,11 @@ def attribute_row(x: np.ndarray, y: np.ndarray, binary: bool, n_fit: int, seed: 
     row["mean_difference"] = {"val_accuracy": float((((xf[vi] - mid) @ diff > 0) == lab[vi]).mean()),
                               "test_accuracy": test_acc(diff, float(-mid @ diff)),
                               "cosine_to_interfacegan": float(diff @ ifg.vector / np.linalg.norm(diff))}
-    ceiling = LogisticRegression(C=10.0, max_iter=5000).fit(xf, truth_f)
-    row["linear_ceiling"] = {"test_accuracy": float(ceiling.score(xt, truth_t)),
-                             "cosine_to_interfacegan": float(ceiling.coef_[0] @ ifg.vector / np.linalg.norm(ceiling.coef_[0]))}
-    mlp = MLPClassifier((256, 256), max_iter=200, early_stopping=True, random_state=seed).fit(xf, truth_f)
-    row["mlp"] = {"test_accuracy": float(mlp.score(xt, truth_t))}
+    lin = linearity(x, y, thr, split=n_fit / len(y), seed=seed, shuffle=False)  # the same fit and test pools
+    assert (lin.num_train, lin.num_test) == (n_fit, len(yt))
+    row["linear_ceiling"] = {"test_accuracy": lin.hyperplane}
+    row["mlp"] = {"test_accuracy": lin.perceptron}
+    row["verdict"] = lin.verdict()
     return row
 
 

@@ -42,7 +42,8 @@ class Linearity:
                     f"{self.perceptron:.1%}, majority class {self.majority:.1%}")
         if self.perceptron - self.hyperplane > NONLINEAR_GAP:
             return (f"not linear here: a perceptron reads it at {self.perceptron:.1%}, a hyperplane at "
-                    f"{self.hyperplane:.1%}; a boundary misses many samples (try --method gradient)")
+                    f"{self.hyperplane:.1%}; a boundary will miss samples that a per-sample direction follows "
+                    "(--method gradient)")
         return f"linear here: hyperplane {self.hyperplane:.1%}, perceptron {self.perceptron:.1%}"
 
     def to_dict(self) -> dict:

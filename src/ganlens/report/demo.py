@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..analysis import measure_edits
+from ..analysis import linearity, measure_edits
 from ..directions import Direction, autolabel, fit_boundary, ganspace, load_bundled, sefa
 from ..edit import ascend, ascend_path, describe_layers, labelled_grid, move, strength_labels
 from ..edit.masked import inpaint, rect_mask
@@ -154,16 +154,29 @@ def section_boundaries(ctx: DemoContext, report: Report, s: Section) -> None:
             d = fit_boundary(codes, sc[name], attribute=name, ratio=0.05, binary=scorer.info(name).kind == "binary",
                              model=G.name, num_ws=G.num_ws)
             d.scale = float(np.std(w @ d.vector))
+            d.metrics["linearity"] = linearity(codes, sc[name], d.metrics["threshold"]).to_dict()
             ctx.directions[name] = d
         report.text(s, f"Fitted now: {n} samples (seed 4242) scored by the predictors, the top and bottom 5 % of "
                        "each attribute as positives and negatives, 70/30 split, linear SVM (C = 1) in W. 'all' is the "
-                       "accuracy on every sample with the mid score as threshold (InterFaceGAN's 'remaining' idea).")
+                       "accuracy on every sample with the mid score as threshold (InterFaceGAN's 'remaining' idea). "
+                       "The last two columns ask whether the attribute is linear in W at all: held-out accuracy, on "
+                       "the same threshold, of a hyperplane fitted to 70 % of all samples and of a two-layer "
+                       "perceptron; where the perceptron is clearly better, no boundary can do well and the gradient "
+                       "directions below follow the attribute per sample.")
         source = "fitted"
     rows = [(a, d.metrics.get("val_accuracy", float("nan")), d.metrics.get("all_accuracy", float("nan")),
              d.metrics.get("num_samples", 0), d.scale) for a, d in ctx.directions.items()]
     ctx.numbers["boundaries"] = {"source": source, **{r[0]: {"val": r[1], "all": r[2]} for r in rows}}
-    report.table(s, ["attribute", "val accuracy", "all accuracy", "samples", "scale (1 strength unit)"], rows)
-    report.command(s, f"ganlens boundary --model {ctx.model} -a all --samples {n or 10000} --space w --out boundaries/")
+    head = ["attribute", "val accuracy", "all accuracy", "samples", "scale (1 strength unit)"]
+    if source == "fitted":
+        head += ["hyperplane (all samples)", "perceptron"]
+        rows = [(*r, ctx.directions[r[0]].metrics["linearity"]["hyperplane"],
+                 ctx.directions[r[0]].metrics["linearity"]["perceptron"]) for r in rows]
+        for a, d in ctx.directions.items():
+            ctx.numbers["boundaries"][a]["linearity"] = {k: d.metrics["linearity"][k] for k in ("hyperplane", "perceptron")}
+    report.table(s, head, rows)
+    report.command(s, f"ganlens boundary --model {ctx.model} -a all --samples {n or 10000} --space w"
+                      f"{'' if ctx.quick else ' --diagnose'} --out boundaries/")
 
 
 def _edit_grid(ctx: DemoContext, d: Direction, codes: LatentCode, strengths: list[float], title: str) -> np.ndarray:
