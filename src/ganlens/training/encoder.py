@@ -210,8 +210,9 @@ def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
             image_steps += 1
             bar.update(1)
             if image_steps % 10 == 0:
-                bar.set_postfix(loss=f"{float(total):.4f}")
-                log.append({"phase": "image", "step": image_steps, "loss": float(total), "t": time.perf_counter() - t_start})
+                loss = float(total.detach())
+                bar.set_postfix(loss=f"{loss:.4f}")
+                log.append({"phase": "image", "step": image_steps, "loss": loss, "t": time.perf_counter() - t_start})
         bar.close()
 
     enc.eval()
