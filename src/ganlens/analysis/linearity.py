@@ -14,11 +14,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..directions.svm import CodesLike, design_matrix
+from ..directions.svm import CodesLike, labelled_matrix
 from ..errors import GanlensError
 
-# A perceptron this much better than the hyperplane counts as "not linear" in `verdict`.
+# A perceptron this much better than the hyperplane counts as "not linear" in `verdict`; below READABLE neither
+# model reads the attribute well, which at these sample counts says more about the data than about linearity.
 NONLINEAR_GAP = 0.05
+READABLE = 0.9
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Linearity:
     num_test: int
 
     def verdict(self) -> str:
-        """One line for people: linear, not linear, or hardly readable from the codes."""
+        """One line for people: linear, not linear, only partly readable, or hardly readable from the codes."""
         if self.perceptron is None:
             return f"a hyperplane separates {self.hyperplane:.1%} (majority class {self.majority:.1%})"
         best = max(self.hyperplane, self.perceptron)
@@ -44,6 +46,9 @@ class Linearity:
             return (f"not linear here: a perceptron reads it at {self.perceptron:.1%}, a hyperplane at "
                     f"{self.hyperplane:.1%}; a boundary will miss samples that a per-sample direction follows "
                     "(--method gradient)")
+        if best < READABLE:
+            return (f"partly readable: hyperplane {self.hyperplane:.1%}, perceptron {self.perceptron:.1%} from "
+                    f"{self.num_train} codes; the perceptron is no better, so more codes may be needed to tell")
         return f"linear here: hyperplane {self.hyperplane:.1%}, perceptron {self.perceptron:.1%}"
 
     def to_dict(self) -> dict:
@@ -81,12 +86,7 @@ def linearity(
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler
 
-    x, _, _, _ = design_matrix(codes, layer)
-    y = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if y.shape[0] != x.shape[0]:
-        raise GanlensError(f"got {x.shape[0]} codes but {y.shape[0]} scores")
-    valid = np.isfinite(y)
-    x, y = x[valid], y[valid]
+    x, y, _, _, _ = labelled_matrix(codes, scores, layer)
     if not 0 < split < 1:
         raise GanlensError(f"split must be in (0, 1), got {split}")
     n_train = int(len(y) * split)

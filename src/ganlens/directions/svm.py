@@ -47,6 +47,21 @@ def design_matrix(codes: CodesLike, layer: int | None) -> tuple[np.ndarray, str,
     return t, space, None, None
 
 
+def labelled_matrix(codes: CodesLike, scores: np.ndarray, layer: int | None = None, what: str = "the attribute"
+                    ) -> tuple[np.ndarray, np.ndarray, str, tuple[int, ...] | None, int | None]:
+    """`design_matrix` plus the scores as float64 [N], both without the unlabelled (NaN) rows.
+
+    Raises:
+        GanlensError: codes and scores of different lengths (named `what` in the message), or a bad code shape.
+    """
+    x, space, layers, n_ws = design_matrix(codes, layer)
+    y = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if y.shape[0] != x.shape[0]:
+        raise GanlensError(f"got {x.shape[0]} codes but {y.shape[0]} scores for {what}")
+    valid = np.isfinite(y)
+    return x[valid], y[valid], space, layers, n_ws
+
+
 def fit_boundary(
     codes: CodesLike,
     scores: np.ndarray,
@@ -86,12 +101,7 @@ def fit_boundary(
     Raises:
         GanlensError: mismatched lengths, too few samples, or an attribute whose top and bottom scores overlap.
     """
-    x, space, layers, n_ws = design_matrix(codes, layer)
-    y = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if y.shape[0] != x.shape[0]:
-        raise GanlensError(f"got {x.shape[0]} codes but {y.shape[0]} scores for {attribute or 'the attribute'}")
-    valid = np.isfinite(y)
-    x, y = x[valid], y[valid]
+    x, y, space, layers, n_ws = labelled_matrix(codes, scores, layer, attribute or "the attribute")
     n = x.shape[0]
     if count is not None:
         chosen = int(count)
@@ -142,7 +152,7 @@ def fit_boundary(
         "threshold": thr,
         "positive_rate": float(truth.mean()),
         "num_samples": int(n),
-        "num_unlabelled": int((~valid).sum()),
+        "num_unlabelled": int(np.size(scores)) - n,
         "num_chosen": int(chosen),
         "num_train": int(2 * train_num),
         "num_val": int(len(val_idx)),
