@@ -94,7 +94,7 @@ def attribute_row(x: np.ndarray, y: np.ndarray, binary: bool, n_fit: int, seed: 
     assert (lin.num_train, lin.num_test) == (n_fit, len(yt))
     row["linear_ceiling"] = {"test_accuracy": lin.hyperplane}
     row["mlp"] = {"test_accuracy": lin.perceptron}
-    row["verdict"] = lin.verdict()
+    row["majority_class"], row["verdict"] = lin.majority, lin.verdict()
     return row
 
 

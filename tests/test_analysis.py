@@ -153,6 +153,8 @@ def test_linearity_tells_a_linear_attribute_from_a_non_linear_one():
     assert ridge.hyperplane < 0.6 and ridge.perceptron > 0.9 and ridge.verdict().startswith("not linear here")
     noise = linearity(x, rng.standard_normal(3000), 0.0)  # labels unrelated to the codes
     assert noise.verdict().startswith("hardly readable")
+    noisy = linearity(x, x @ a + rng.standard_normal(3000), 0.0)  # linear, but half the score is noise
+    assert 0.6 < noisy.hyperplane < 0.85 and noisy.verdict().startswith("partly readable")
     assert (flat.num_train, flat.num_test) == (2100, 900) and set(flat.to_dict()) >= {"hyperplane", "verdict"}
     assert linearity(x, x @ a, 0.0, perceptron=False).perceptron is None
     with pytest.raises(GanlensError, match="3000 codes but 5 scores"):
