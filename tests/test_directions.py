@@ -366,7 +366,7 @@ def test_cli_boundary_method_gradient(tmp_path):
     assert r.exit_code != 0 and "not differentiable" in str(r.exception or r.output)
     r = CliRunner().invoke(cli, ["boundary", "--model", "random-tiny", "--method", "gradient", "--ratio", "0.1",
                                  "-a", "redness", "--out", str(tmp_path / "y.npz")])
-    assert r.exit_code == 2 and "--ratio belong to --method svm" in r.output
+    assert r.exit_code == 2 and "--ratio belongs to --method svm" in r.output
     _invoke("boundary", "--model", "random-tiny", "--scorer", "semantics_helpers:TensorStatsScorer",
             "--method", "gradient", "-a", "redness", "--samples", "8", "--layers", "fine",
             "--out", str(tmp_path / "fine.npz"))

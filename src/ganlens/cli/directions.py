@@ -192,8 +192,9 @@ def _gradient_directions(model, scorer, attributes, n, seed, space, layers, batc
     given = [f"--{p}" for p in _SVM_ONLY
              if ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT]
     if given:
-        raise click.BadParameter(f"{', '.join(given)} belong to --method svm; the gradient recipe samples its own "
-                                 "codes and follows the scorer's gradient", param_hint="--method")
+        raise click.BadParameter(f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to --method svm; "
+                                 "the gradient recipe samples its own codes and follows the scorer's gradient",
+                                 param_hint="--method")
     G = load(model, device=device)
     sc = resolve_scorer(scorer)
     names = list(sc.names) if attributes == ("all",) else list(attributes)
