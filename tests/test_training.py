@@ -120,6 +120,7 @@ def test_path_length_penalty_evens_out_path_lengths():
 
 
 def test_path_length_regularised_run_logs_the_penalty_and_resumes_its_running_mean(tmp_path):
+    from ganlens.errors import GanlensError
     from ganlens.training.gan import load_state
 
     cfg = tiny_config(tmp_path, kimg=0.08)
@@ -132,6 +133,10 @@ def test_path_length_regularised_run_logs_the_penalty_and_resumes_its_running_me
     cfg.total_kimg = 0.16
     train(cfg, progress=False)
     second = load_state(tmp_path / "run" / "state")["progress"]["pl_mean"]
+    bad = tiny_config(tmp_path, kimg=0.08)
+    bad.out, bad.pl_weight = str(tmp_path / "bad"), -1.0
+    with pytest.raises(GanlensError, match="pl_weight >= 0"):
+        train(bad, progress=False)
     # The mean starts at 0 and moves 1 % of the way per step: five more steps from `first` nearly double it, where a
     # restart from 0 would land near `first` again.
     assert second > 1.5 * first

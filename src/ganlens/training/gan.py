@@ -188,6 +188,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a StyleGAN2 on `cfg.data`; returns the path of the latest G_ema snapshot."""
     if cfg.d_warmup_kimg and not cfg.init_generator:
         raise GanlensError("a D warm-up is for fine-tuning: give the trained generator to start from (--init)")
+    if cfg.pl_weight < 0 or cfg.pl_interval < 1 or cfg.pl_batch_shrink < 1:
+        raise GanlensError(f"path-length settings must be pl_weight >= 0, pl_interval >= 1, pl_batch_shrink >= 1; got "
+                           f"{cfg.pl_weight}, {cfg.pl_interval}, {cfg.pl_batch_shrink}")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(cfg.device)
