@@ -34,7 +34,7 @@ from sklearn.svm import SVC
 
 import ganlens
 from ganlens.analysis import linearity
-from ganlens.directions.svm import fit_boundary
+from ganlens.directions.svm import fit_boundary, split_extremes
 from ganlens.analysis.plots import bar_panels
 from ganlens.io import atomic_write_json, save_image
 from ganlens.scorers import load_scorer
@@ -42,19 +42,6 @@ from ganlens.scoring import score
 
 ROOT = Path(__file__).resolve().parent.parent
 RATIO, SPLIT = 0.02, 0.7
-
-
-def extremes(y: np.ndarray, ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train and val indices of the top/bottom `ratio` (split as in `fit_boundary`) and their 0/1 labels."""
-    n = len(y)
-    k = int(n * ratio)
-    tr = int(k * SPLIT)
-    order = np.argsort(-y, kind="stable")
-    rng = np.random.default_rng(seed)
-    pos, neg = rng.permutation(order[:k]), rng.permutation(order[n - k:])
-    label = np.zeros(n, dtype=np.int64)
-    label[pos] = 1
-    return np.concatenate([pos[:tr], neg[:tr]]), np.concatenate([pos[tr:], neg[tr:]]), label
 
 
 def attribute_row(x: np.ndarray, y: np.ndarray, binary: bool, n_fit: int, seed: int) -> dict:
@@ -69,7 +56,8 @@ def attribute_row(x: np.ndarray, y: np.ndarray, binary: bool, n_fit: int, seed: 
         return float(((xt @ normal + bias > 0).astype(np.int64) == truth_t).mean())
 
     row["interfacegan"] = {"val_accuracy": ifg.metrics["val_accuracy"], "test_accuracy": test_acc(ifg.vector, ifg.bias)}
-    ti, vi, lab = extremes(yf, RATIO, seed)  # the same extremes and split as fit_boundary's
+    k = int(len(yf) * RATIO)
+    _, _, ti, vi, lab = split_extremes(yf, k, int(k * SPLIT), seed)  # the same extremes and split as fit_boundary's
     mean = xf.mean(0)
     evals, evecs = np.linalg.eigh(np.cov(xf.T))
     whiten = evecs / np.sqrt(np.clip(evals, 1e-12, None))

@@ -62,6 +62,32 @@ def labelled_matrix(codes: CodesLike, scores: np.ndarray, layer: int | None = No
     return x[valid], y[valid], space, layers, n_ws
 
 
+def split_extremes(y: np.ndarray, chosen: int, train_num: int, seed: int, what: str = "the attribute"
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """InterFaceGAN's classes: the `chosen` highest scores (positives) and lowest (negatives), each shuffled by
+    `seed` and split into `train_num` to train and the rest to validate.
+
+    Returns:
+        positives, negatives, train indices, val indices, and 0/1 labels for every sample (1 = positive).
+    Raises:
+        GanlensError: the top and bottom scores overlap (the attribute, named `what`, barely varies).
+    """
+    n = len(y)
+    order = np.argsort(-y, kind="stable")
+    pos, neg = order[:chosen], order[n - chosen:]
+    if y[pos].min() <= y[neg].max():
+        raise GanlensError(
+            f"the top and bottom {chosen} scores of {what} overlap (both reach "
+            f"{y[pos].min():.4g}): it barely varies over these samples; use a smaller ratio or another attribute"
+        )
+    rng = np.random.default_rng(seed)
+    pos, neg = rng.permutation(pos), rng.permutation(neg)
+    label = np.zeros(n, dtype=np.int64)
+    label[pos] = 1
+    return (pos, neg, np.concatenate([pos[:train_num], neg[:train_num]]),
+            np.concatenate([pos[train_num:], neg[train_num:]]), label)
+
+
 def fit_boundary(
     codes: CodesLike,
     scores: np.ndarray,
@@ -117,19 +143,7 @@ def fit_boundary(
             f"cannot take {chosen} positives and {chosen} negatives (split {split}) from {n} labelled samples; "
             "use more samples or a larger ratio/count"
         )
-    order = np.argsort(-y, kind="stable")
-    pos, neg = order[:chosen], order[n - chosen:]
-    if y[pos].min() <= y[neg].max():
-        raise GanlensError(
-            f"the top and bottom {chosen} scores of {attribute or 'the attribute'} overlap (both reach "
-            f"{y[pos].min():.4g}): it barely varies over these samples; use a smaller ratio or another attribute"
-        )
-    rng = np.random.default_rng(seed)
-    pos, neg = rng.permutation(pos), rng.permutation(neg)
-    train_idx = np.concatenate([pos[:train_num], neg[:train_num]])
-    val_idx = np.concatenate([pos[train_num:], neg[train_num:]])
-    label = np.zeros(n, dtype=np.int64)
-    label[pos] = 1
+    pos, neg, train_idx, val_idx, label = split_extremes(y, chosen, train_num, seed, attribute or "the attribute")
     clf = SVC(kernel="linear", C=C)
     clf.fit(x[train_idx], label[train_idx])
     coef = clf.coef_.reshape(-1)
