@@ -1,31 +1,39 @@
-"""Where a StyleGAN2 training step's time goes: G, D, R1 and path-length steps of ganlens.training.gan, timed apart.
+"""How fast one StyleGAN2 training iteration runs: the loop's own step (ganlens.training.gan.AdversarialStep),
+'reference' (the step as it was: a G forward for each of the two steps, two D passes, NCHW, reference layer ops)
+against 'fast' (one G forward shared by the D and G steps, fakes and reals in one D pass, channels-last, fused
+layer ops), on several network shapes, in one run.
 
-    python benchmarks/train_step.py --device cuda --batch 512      # -> results/train_step-<device>.json
-    python benchmarks/train_step.py --device cpu --batch 32 --threads 2
+    python benchmarks/train_step.py                       # -> results/train_step-cpu.json
+    python benchmarks/train_step.py --device cuda --batch 128 --shapes shipped
+    python benchmarks/train_step.py --profile             # + where one fast iteration spends its time
 
-Each phase calls the loop's own loss functions (generator_loss, discriminator_loss, r1_penalty, path_lengths with
-path_length_penalty on half the batch, as the loop runs it) on the synthfaces64 architecture with
-random weights and random "real" images; the numbers are milliseconds per call after one warm-up call.
-`--profile` adds where one bf16 G + D step spends its time (torch.profiler self time): 3x3 convolutions, the FIR
-filters (depthwise convolutions), 1x1 convolutions, everything else; with the largest operations and their shapes.
+An iteration is a D step and a G step on random weights and random "real" images; lazy R1 runs every 16 and
+path-length regularisation (when a shape has it) every 4 iterations, so the figure per iteration is
+t(plain) + (t(with R1) - t(plain)) / 16 (+ the same for the path-length step / 4). Each time is the median of
+`--repeats` iterations after a warm-up iteration.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import time
 from pathlib import Path
 
 import torch
 
 from ganlens.io import atomic_write_json
-from ganlens.training.gan import (
-    TrainConfig, build_networks, device_name, discriminator_loss, generator_loss, path_length_penalty, path_lengths,
-    r1_penalty,
-)
+from ganlens.training.gan import AdversarialStep, TrainConfig, build_networks, build_optimizers, device_name
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# name -> TrainConfig overrides: the shipped synthfaces64 and the CPU-sized widths the probes compare.
+SHAPES = {
+    "shipped": dict(channel_base=8192, channel_max=128, mapping_layers=8),    # 128 channels at every resolution
+    "c64": dict(channel_base=4096, channel_max=128, mapping_layers=2),        # 64 at 64x64, 128 below
+    "c32": dict(channel_base=2048, channel_max=128, mapping_layers=2),        # 32 at 64x64, 64 at 32, 128 below
+}
 
 
 def op_kind(name: str, shapes: list) -> str:
@@ -40,16 +48,15 @@ def op_kind(name: str, shapes: list) -> str:
     return "conv1x1" if weight[2] == 1 else "conv3x3"
 
 
-def profile_step(step, sync, cuda: bool) -> dict:
-    """Self time of one training step by operation kind (shares of the total) and the 12 largest (op, shapes);
-    kernel time on CUDA, CPU time otherwise."""
+def profile_iteration(run, sync, cuda: bool) -> dict:
+    """Self time of one iteration by operation kind (shares of the total) and the 12 largest (op, shapes)."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    step()
+    run()
     sync()
     with profile(activities=activities, record_shapes=True) as prof:
-        step()
+        run()
         sync()
     rows = prof.key_averages(group_by_input_shape=True)
     key = "self_device_time_total" if cuda else "self_cpu_time_total"
@@ -65,76 +72,83 @@ def profile_step(step, sync, cuda: bool) -> dict:
             "time": "CUDA kernel self time" if cuda else "CPU self time"}
 
 
+def time_step(shape: dict, step: str, dev: torch.device, batch: int, repeats: int, pl_weight: float,
+              profile: bool) -> dict:
+    """Median milliseconds of plain, R1 and path-length iterations of one step kind on one shape."""
+    cfg = TrainConfig(data="", out="", batch=batch, step=step, pl_weight=pl_weight, **shape)
+    torch.manual_seed(0)
+    G, D = build_networks(cfg, 64, 3)
+    G.to(dev).train()
+    D.to(dev).train()
+    G_opt, D_opt = build_optimizers(cfg, G, D)
+    stepper = AdversarialStep(cfg, G, D, G_opt, D_opt, dev, use_bf16=True)
+    real = torch.randn(batch, 3, 64, 64, device=dev).contiguous(memory_format=torch.channels_last)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    def median_ms(step_index: int) -> float:
+        stepper(real, step_index)  # warm-up
+        sync()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            stepper(real, step_index)
+            sync()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1000
+
+    # Index 1 runs no regulariser (16 and 4 do not divide it); 16 runs R1 only where pl_interval (4) is off.
+    plain = median_ms(1)
+    with_r1 = median_ms(16) if pl_weight == 0 else median_ms(16) - (median_ms(4) - plain)
+    per_iter = plain + (with_r1 - plain) / cfg.r1_interval
+    out = {"params_G": sum(p.numel() for p in G.parameters()), "params_D": sum(p.numel() for p in D.parameters()),
+           "ms_plain": round(plain, 1), "ms_with_r1": round(with_r1, 1)}
+    if pl_weight > 0:
+        with_pl = median_ms(4)
+        out["ms_with_pl"] = round(with_pl, 1)
+        per_iter += (with_pl - plain) / cfg.pl_interval
+    out["ms_per_iteration"] = round(per_iter, 1)
+    out["kimg_per_hour"] = round(batch / per_iter * 3600, 1)
+    if profile:
+        out["profile"] = profile_iteration(lambda: stepper(real, 1), sync, dev.type == "cuda")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--shapes", default=",".join(SHAPES), help=f"comma list of: {', '.join(SHAPES)}")
+    ap.add_argument("--steps", default="reference,fast", help="comma list of: reference, fast")
+    ap.add_argument("--pl-weight", type=float, default=0.0, help="time the path-length step too (weight > 0)")
     ap.add_argument("--out", default=None, help="default: results/train_step-<cpu|cuda>.json")
-    ap.add_argument("--profile", action="store_true", help="also split one bf16 G + D step by operation kind")
+    ap.add_argument("--profile", action="store_true", help="also split one fast iteration by operation kind")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    B = args.batch
-    G, D = build_networks(TrainConfig(data="", out=""), 64, 3)
-    G.to(dev).train()
-    D.to(dev).train()
-    real = torch.randn(B, 3, 64, 64, device=dev).contiguous(memory_format=torch.channels_last)
-
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-
-    def z() -> torch.Tensor:
-        return torch.randn(B, G.z_dim, device=dev)
-
-    def g_step(bf16: bool) -> None:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            generator_loss(G, D, z(), 0.9).backward()
-
-    def d_step(bf16: bool) -> None:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            discriminator_loss(G, D, z(), real, 0.9)[0].backward()
-
-    def r1_step(_: bool) -> None:
-        r1_penalty(D, real).backward()
-
-    def pl_step(_: bool) -> None:
-        lengths = path_lengths(G, z()[: max(1, B // 2)], 0.9)
-        path_length_penalty(lengths, lengths.detach().mean(), 0.01)[0].backward()
-
-    result = {"device": device_name(dev), "batch": B, "machine": platform.processor() or platform.machine(),
-              "torch": torch.__version__, "ms": {}}
-    phases = [("bf16", "G_step", g_step), ("bf16", "D_step", d_step), ("fp32", "G_step", g_step),
-              ("fp32", "D_step", d_step), ("fp32", "R1_step", r1_step),
-              ("fp32", "PL_step", pl_step)]  # the loop runs R1 and the path-length step in fp32 always
-    for prec, name, fn in phases:
-        bf16 = prec == "bf16"
-        fn(bf16)
-        sync()
-        t = time.perf_counter()
-        for _ in range(args.repeats):
-            fn(bf16)
-        sync()
-        ms = (time.perf_counter() - t) / args.repeats * 1000
-        result["ms"][f"{prec}/{name}"] = round(ms, 1)
-        print(f"{prec} {name:8s} {ms:8.1f} ms", flush=True)
-    ms = result["ms"]
-    per_step = ms["bf16/G_step"] + ms["bf16/D_step"] + ms["fp32/R1_step"] / 16
-    result["kimg_per_s_bf16_lazy_r1_16"] = round(B / per_step, 5)
-    rate = result["kimg_per_s_bf16_lazy_r1_16"]
-    print(f"-> about {rate:.3f} kimg/s = {rate * 3600:.0f} kimg/h (bf16, R1 every 16 steps)")
-    result["kimg_per_s_bf16_lazy_r1_16_pl_4"] = round(B / (per_step + ms["fp32/PL_step"] / 4), 5)
-    print(f"-> {result['kimg_per_s_bf16_lazy_r1_16_pl_4'] * 3600:.0f} kimg/h with a path-length step every 4 steps")
-    if args.profile:
-        result["profile_bf16_g_plus_d_step"] = profile_step(lambda: (g_step(True), d_step(True)), sync,
-                                                                dev.type == "cuda")
-        for kind, share in result["profile_bf16_g_plus_d_step"]["share"].items():
-            print(f"{kind:16s} {share:6.1%}")
+    result = {"device": device_name(dev), "batch": args.batch, "machine": platform.processor() or platform.machine(),
+              "torch": torch.__version__, "pl_weight": args.pl_weight, "shapes": {},
+              "command": "python benchmarks/train_step.py " + " ".join(
+                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                  if v not in (None, False) and k != "out")}
+    for name in args.shapes.split(","):
+        row = {"config": SHAPES[name]}
+        for step in args.steps.split(","):
+            row[step] = time_step(SHAPES[name], step, dev, args.batch, args.repeats, args.pl_weight,
+                                  args.profile and step == "fast")
+            print(f"{name:8s} {step:9s} {row[step]['ms_per_iteration']:8.1f} ms/iteration  "
+                  f"{row[step]['kimg_per_hour']:7.1f} kimg/h", flush=True)
+        if "reference" in row and "fast" in row:
+            row["speedup"] = round(row["reference"]["ms_per_iteration"] / row["fast"]["ms_per_iteration"], 2)
+            print(f"{name:8s} speed-up {row['speedup']:.2f}x", flush=True)
+        result["shapes"][name] = row
     out = Path(args.out or ROOT / "results" / f"train_step-{dev.type}.json")
     atomic_write_json(out, result)
 

@@ -6,7 +6,9 @@ state dicts move between the two with ``strict=True``. Everything here runs on t
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -15,6 +17,26 @@ from torch import nn
 
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2.0)
+
+# The fast ops compute the same linear maps as the reference ops with fewer full-size passes (the filter's padding
+# inside its convolution, one fused epilogue per modulated conv); results differ only by rounding.
+_FAST_OPS = True
+
+
+@contextlib.contextmanager
+def reference_ops() -> Iterator[None]:
+    """Within this block every layer uses the reference forms (explicit padding, the long epilogue): the baseline
+    that `benchmarks/train_step.py --ops reference` times and that the tests compare the fast forms against."""
+    global _FAST_OPS
+    before, _FAST_OPS = _FAST_OPS, False
+    try:
+        yield
+    finally:
+        _FAST_OPS = before
+
+
+def fast_ops_enabled() -> bool:
+    return _FAST_OPS
 
 
 def setup_filter(taps: list[float] | tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
@@ -37,6 +59,13 @@ def upfirdn2d(
     The filter is applied as a true convolution (flipped), like NVIDIA's reference with ``flip_filter=False``.
     """
     n, c, h, w = x.shape
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype).flip([0, 1])
+    if _FAST_OPS and up == 1 and padding[0] >= 0 and len(set(padding)) == 1:
+        # Equal, non-negative padding on all sides: let the convolution pad (no padded copy of x). A strided
+        # depthwise convolution is several times slower than a dense one on the CPU in bf16, so filter every
+        # pixel and keep every `down`-th.
+        x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c, padding=padding[0])
+        return x[:, :, ::down, ::down] if down > 1 else x
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
@@ -44,7 +73,6 @@ def upfirdn2d(
     px0, px1, py0, py1 = padding
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
-    f = (f * (gain ** (f.ndim / 2))).to(x.dtype).flip([0, 1])
     return F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c, stride=down)
 
 
@@ -150,6 +178,17 @@ def modulated_conv2d(
         raise ValueError(f"unknown activation {activation!r}; expected 'linear' or 'lrelu'")
     gain = LRELU_GAIN if activation == "lrelu" else 1.0
     scale = demodulation_coefficients(weight, styles).reshape(n, -1, 1, 1) * gain if demodulate else None
+    x = (_fused_epilogue if _FAST_OPS else _reference_epilogue)(x, scale, noise, bias, gain)
+    if activation == "lrelu":
+        x = F.leaky_relu(x, LRELU_SLOPE, inplace=True)  # x is always a fresh conv / multiply-add result here
+    if clamp is not None:
+        x = x.clamp(-clamp, clamp)
+    return x
+
+
+def _reference_epilogue(x: torch.Tensor, scale: torch.Tensor | None, noise: torch.Tensor | None,
+                        bias: torch.Tensor | None, gain: float) -> torch.Tensor:
+    """x·scale + (noise + bias)·gain with the shift built at full size first (the reference form)."""
     shift = None
     if noise is not None:
         shift = noise * gain
@@ -159,18 +198,29 @@ def modulated_conv2d(
     if scale is not None and shift is not None:
         shift = shift.to(x.dtype)
         if shift.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
-            shift = shift.contiguous(memory_format=torch.channels_last)  # else the result comes back NCHW: a copy per conv
-        x = torch.addcmul(shift, x, scale.to(x.dtype))
+            shift = shift.contiguous(memory_format=torch.channels_last)  # else the result comes back NCHW
+        return torch.addcmul(shift, x, scale.to(x.dtype))
+    if scale is not None:
+        return x * scale.to(x.dtype)
+    if shift is not None:
+        return x + shift.to(x.dtype)
+    return x * gain if gain != 1.0 else x
+
+
+def _fused_epilogue(x: torch.Tensor, scale: torch.Tensor | None, noise: torch.Tensor | None,
+                    bias: torch.Tensor | None, gain: float) -> torch.Tensor:
+    """The same affine map in at most two passes over x: per-channel scale and bias in one multiply-add, then
+    the per-pixel noise added in place (it is [H, W] or [N, 1, H, W]: never worth a full-size tensor)."""
+    if scale is None:
+        scale = torch.full([1, 1, 1, 1], gain, dtype=x.dtype, device=x.device) if gain != 1.0 else None
+    if bias is not None:
+        b = (bias * gain).to(x.dtype).reshape(1, -1, 1, 1)
+        x = torch.addcmul(b, x, scale.to(x.dtype)) if scale is not None else x + b
     elif scale is not None:
         x = x * scale.to(x.dtype)
-    elif shift is not None:
-        x = x + shift.to(x.dtype)
-    elif gain != 1.0:
-        x = x * gain
-    if activation == "lrelu":
-        x = F.leaky_relu(x, LRELU_SLOPE, inplace=True)  # x is always a fresh conv / multiply-add result here
-    if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+    if noise is not None:
+        noise = (noise * gain).to(x.dtype)
+        x = x.add_(noise) if (bias is not None or scale is not None) else x + noise
     return x
 
 
@@ -199,6 +249,8 @@ class Conv2dLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        if _FAST_OPS and self.activation in ("linear", "lrelu"):
+            return self._fast_forward(x, gain)
         w = self.weight.to(x.dtype) * self.weight_gain
         if self.down == 1:
             x = F.conv2d(x, w, padding=self.padding)
@@ -215,6 +267,29 @@ class Conv2dLayer(nn.Module):
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         b = None if self.bias is None else self.bias
         return bias_act(x, b, self.activation, gain=gain, clamp=clamp)
+
+    def _fast_forward(self, x: torch.Tensor, gain: float) -> torch.Tensor:
+        """The same map with the bias inside the convolution and every gain folded into the weights
+        (lrelu(a)·g = lrelu(a·g) for g > 0): one element-wise pass after the convolution instead of three."""
+        g = gain * (LRELU_GAIN if self.activation == "lrelu" else 1.0)
+        w = self.weight.to(x.dtype) * (self.weight_gain * g)
+        b = None if self.bias is None else (self.bias * g).to(x.dtype)
+        stride = 1
+        if self.down > 1:
+            fw = self.resample_filter.shape[-1]
+            p0 = self.padding + (fw - self.down + 1) // 2
+            p1 = self.padding + (fw - self.down) // 2
+            if w.shape[-1] == 1:
+                x = upfirdn2d(x, self.resample_filter, down=self.down, padding=(p0, p1, p0, p1))
+            else:
+                x = upfirdn2d(x, self.resample_filter, padding=(p0, p1, p0, p1))
+                stride = self.down
+        x = F.conv2d(x, w, b, stride=stride, padding=self.padding if self.down == 1 else 0)
+        if self.activation == "lrelu":
+            x = F.leaky_relu(x, LRELU_SLOPE, inplace=True)
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp * gain, self.conv_clamp * gain)
+        return x
 
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

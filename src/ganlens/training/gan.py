@@ -8,6 +8,7 @@ work since the last snapshot, and a bad late snapshot never costs the earlier on
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -26,6 +27,7 @@ from ..errors import CheckpointError, GanlensError
 from ..io.files import atomic_write_json
 from ..io.images import make_grid, save_image, to_uint8
 from ..models.discriminator import Discriminator
+from ..models.layers import reference_ops
 from ..models.native import save_generator
 from ..models.stylegan2 import Generator
 
@@ -62,6 +64,10 @@ class TrainConfig:
     snapshot_kimg: float = 25.0
     max_minutes: float | None = None
     precision: str = "auto"  # auto: bf16 autocast on CPU and CUDA; fp32 otherwise
+    # 'fast': one G forward serves the D step and then the G step, D reads fakes and reals in one pass, networks
+    # channels-last, the fast layer ops. 'reference': the step as it was before (a G forward per step, two D
+    # passes, NCHW, reference ops), kept so benchmarks/train_step.py can time both in one run.
+    step: str = "fast"
     device: str = "cpu"
     threads: int | None = None
     seed: int = 0
@@ -128,11 +134,17 @@ def d_logistic_loss(d_fake: torch.Tensor, d_real: torch.Tensor) -> torch.Tensor:
     return F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
 
 
-def r1_penalty(D: torch.nn.Module, real: torch.Tensor) -> torch.Tensor:
-    """R1: mean squared norm of D's gradient at the real images (scaled by γ/2 and the lazy interval by the caller)."""
+def r1_penalty(D: torch.nn.Module, real: torch.Tensor, autocast=None) -> torch.Tensor:
+    """R1: mean squared norm of D's gradient at the real images (scaled by γ/2 and the lazy interval by the caller).
+
+    `autocast`: a context for D's forward and the double backward through it (NVIDIA's StyleGAN2-ADA runs R1
+    through its fp16 layers the same way); the gradient itself and its squared norm stay fp32.
+    """
     real = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
-    return grad.square().sum(dim=[1, 2, 3]).mean()
+    with autocast or contextlib.nullcontext():
+        logits = D(real).float().sum()
+    (grad,) = torch.autograd.grad(logits, real, create_graph=True)
+    return grad.float().square().sum(dim=[1, 2, 3]).mean()
 
 
 def path_lengths(G: Generator, z: torch.Tensor, mixing_prob: float) -> torch.Tensor:
@@ -169,19 +181,150 @@ def _mixing_ws(G: Generator, z: torch.Tensor, prob: float) -> torch.Tensor:
     return ws
 
 
+def generate(G: Generator, z: torch.Tensor, mixing_prob: float) -> torch.Tensor:
+    """Style-mixed fakes with random per-pixel noise, as both training steps see them."""
+    return G.synthesis(_mixing_ws(G, z, mixing_prob), noise_mode="random")
+
+
 def generator_loss(G: Generator, D: Discriminator, z: torch.Tensor, mixing_prob: float) -> torch.Tensor:
     """G's non-saturating logistic loss softplus(−D(G(z))) on style-mixed fakes (run it under the run's autocast)."""
-    return F.softplus(-D(G.synthesis(_mixing_ws(G, z, mixing_prob), noise_mode="random"))).mean()
+    return F.softplus(-D(generate(G, z, mixing_prob))).mean()
 
 
 def discriminator_loss(G: Generator, D: Discriminator, z: torch.Tensor, real: torch.Tensor, mixing_prob: float
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """D's logistic loss on detached style-mixed fakes and `real`; returns (loss, D(real), D(fake))."""
     with torch.no_grad():
-        fake = G.synthesis(_mixing_ws(G, z, mixing_prob), noise_mode="random")
+        fake = generate(G, z, mixing_prob)
     d_fake = D(fake.float())
     d_real = D(real)
     return d_logistic_loss(d_fake, d_real), d_real, d_fake
+
+
+def paired_logits(D: Discriminator, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D(fake), D(real) from one pass over both batches, identical to two passes (up to rounding).
+
+    The two batches are interleaved so that every minibatch-std group holds the same samples as it would in a
+    pass over that batch alone (groups are samples i, i + N/g, i + 2N/g, ...), so D still never compares a fake
+    with a real. Falls back to two passes where the batch does not split into groups.
+    """
+    n, g = fake.shape[0], D.b4.mbstd.group_size
+    if n != real.shape[0] or n < g or n % g:  # a separate pass would use other groups than the fused one
+        return D(fake), D(real)
+    both = torch.cat([fake.reshape(g, n // g, *fake.shape[1:]), real.reshape(g, n // g, *real.shape[1:])], dim=1)
+    both = both.reshape(2 * n, *fake.shape[1:])
+    if fake.is_contiguous(memory_format=torch.channels_last):
+        both = both.contiguous(memory_format=torch.channels_last)
+    logits = D(both).reshape(g, 2, n // g, -1)
+    return logits[:, 0].reshape(n, -1), logits[:, 1].reshape(n, -1)
+
+
+class AdversarialStep:
+    """One training iteration (a D step with lazy R1, a G step with lazy path-length regularisation) on given
+    networks and optimisers; the loop and benchmarks/train_step.py both run it."""
+
+    def __init__(self, cfg: TrainConfig, G: Generator, D: Discriminator, G_opt: torch.optim.Optimizer,
+                 D_opt: torch.optim.Optimizer, device: torch.device, use_bf16: bool) -> None:
+        if cfg.step not in ("fast", "reference"):
+            raise GanlensError(f"step must be 'fast' or 'reference', got {cfg.step!r}")
+        self.cfg, self.G, self.D, self.G_opt, self.D_opt = cfg, G, D, G_opt, D_opt
+        self.device, self.use_bf16 = device, use_bf16
+        self.pl_mean = torch.zeros([], device=device)
+        layout = torch.channels_last if cfg.step == "fast" else torch.contiguous_format
+        G.to(memory_format=layout)
+        D.to(memory_format=layout)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16)
+
+    def __call__(self, real: torch.Tensor, step: int, g_moves: bool = True) -> dict[str, torch.Tensor]:
+        """Run one iteration at loop counter `step` (it decides the lazy regularisers); returns detached stats."""
+        ops = contextlib.nullcontext() if self.cfg.step == "fast" else reference_ops()
+        with ops:
+            if self.cfg.step == "fast":
+                return self._fast(real, step, g_moves)
+            return self._reference(real, step, g_moves)
+
+    def _z(self) -> torch.Tensor:
+        return torch.randn([self.cfg.batch, self.G.z_dim], device=self.device)
+
+    def _fast(self, real: torch.Tensor, step: int, g_moves: bool) -> dict[str, torch.Tensor]:
+        cfg, G, D = self.cfg, self.G, self.D
+        stats: dict[str, torch.Tensor] = {}
+        G.requires_grad_(g_moves)
+        with self.autocast(), torch.set_grad_enabled(g_moves):
+            fake = generate(G, self._z(), cfg.mixing_prob)
+        stats.update(self._d_step(fake.detach(), real, step, lambda f, r: paired_logits(D, f, r)))
+        if g_moves:
+            D.requires_grad_(False)
+            with self.autocast():
+                loss_G = F.softplus(-D(fake)).mean()
+            self._g_update(loss_G, step, stats)
+        return stats
+
+    def _reference(self, real: torch.Tensor, step: int, g_moves: bool) -> dict[str, torch.Tensor]:
+        cfg, G, D = self.cfg, self.G, self.D
+        stats: dict[str, torch.Tensor] = {}
+        if g_moves:
+            G.requires_grad_(True)
+            D.requires_grad_(False)
+            with self.autocast():
+                loss_G = generator_loss(G, D, self._z(), cfg.mixing_prob)
+            self._g_update(loss_G, step, stats)
+        G.requires_grad_(False)
+        with self.autocast(), torch.no_grad():
+            fake = generate(G, self._z(), cfg.mixing_prob)
+        stats.update(self._d_step(fake, real, step, lambda f, r: (D(f.float()), D(r))))
+        return stats
+
+    def _d_step(self, fake: torch.Tensor, real: torch.Tensor, step: int, logits) -> dict[str, torch.Tensor]:
+        """Logistic loss; every r1_interval steps add the R1 penalty (fp32) scaled by the interval."""
+        cfg = self.cfg
+        self.D.requires_grad_(True)
+        with self.autocast():
+            d_fake, d_real = logits(fake, real)
+            loss_D = d_logistic_loss(d_fake, d_real)
+        loss = loss_D.float()
+        stats = {"loss_D": loss_D.detach(), "D_real": d_real.detach().mean(), "D_fake": d_fake.detach().mean()}
+        if step % cfg.r1_interval == 0:
+            r1 = r1_penalty(self.D, real, self.autocast() if cfg.step == "fast" else None)
+            loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
+            stats["r1"] = r1.detach()
+        self.D_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.D_opt.step()
+        return stats
+
+    def _g_update(self, loss_G: torch.Tensor, step: int, stats: dict) -> None:
+        self.G_opt.zero_grad(set_to_none=True)
+        loss_G.backward()
+        self.G_opt.step()
+        stats["loss_G"] = loss_G.detach()
+        if self.cfg.pl_weight > 0 and step % self.cfg.pl_interval == 0:
+            stats["pl"] = self._pl_step()
+
+    def _pl_step(self) -> torch.Tensor:
+        """One lazy path-length step on G (fp32: a double backward, as R1 is for D)."""
+        cfg = self.cfg
+        self.G.requires_grad_(True)
+        z = torch.randn([max(1, cfg.batch // cfg.pl_batch_shrink), self.G.z_dim], device=self.device)
+        penalty, self.pl_mean = path_length_penalty(path_lengths(self.G, z, cfg.mixing_prob), self.pl_mean,
+                                                    cfg.pl_decay)
+        self.G_opt.zero_grad(set_to_none=True)
+        (penalty * cfg.pl_weight * cfg.pl_interval).backward()
+        self.G_opt.step()
+        return penalty.detach()
+
+
+def build_optimizers(cfg: TrainConfig, G: Generator, D: Discriminator) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G and D, their rates and betas scaled for the lazy regularisers' extra steps (StyleGAN2 §B)."""
+    r1_ratio = cfg.r1_interval / (cfg.r1_interval + 1)
+    pl_ratio = cfg.pl_interval / (cfg.pl_interval + 1) if cfg.pl_weight > 0 else 1.0
+    G_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr * pl_ratio, betas=tuple(b**pl_ratio for b in cfg.betas),
+                             eps=1e-8)
+    D_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * r1_ratio,
+                             betas=tuple(b**r1_ratio for b in cfg.betas), eps=1e-8)
+    return G_opt, D_opt
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
@@ -211,23 +354,20 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     G.to(device).train()
     D.to(device).train()
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    r1_ratio = cfg.r1_interval / (cfg.r1_interval + 1)
-    # Lazy regularisation changes the optimiser's step rate: scale lr and betas as for D's R1.
-    pl_ratio = cfg.pl_interval / (cfg.pl_interval + 1) if cfg.pl_weight > 0 else 1.0
-    G_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr * pl_ratio, betas=tuple(b**pl_ratio for b in cfg.betas),
-                             eps=1e-8)
-    D_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * r1_ratio,
-                             betas=tuple(b**r1_ratio for b in cfg.betas), eps=1e-8)
+    G_opt, D_opt = build_optimizers(cfg, G, D)
+    stepper = AdversarialStep(cfg, G, D, G_opt, D_opt, device, use_bf16)
     cur_nimg, step, elapsed_before = 0, 0, 0.0
-    pl_mean = torch.zeros([], device=device)
     state = load_state(out / "state")
     if state is not None:
         restore(state, G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
-        cur_nimg = state["progress"]["cur_nimg"]
-        step = state["progress"]["step"]
-        elapsed_before = state["progress"]["elapsed_s"]
-        pl_mean.fill_(state["progress"].get("pl_mean", 0.0))
-        torch.manual_seed(cfg.seed + step)
+        progress_state = state["progress"]
+        cur_nimg, step = progress_state["cur_nimg"], progress_state["step"]
+        elapsed_before = progress_state["elapsed_s"]
+        stepper.pl_mean.fill_(progress_state.get("pl_mean", 0.0))
+        if "rng" in progress_state and device.type == "cpu":
+            torch.set_rng_state(progress_state["rng"])  # the uninterrupted run's random stream, draw for draw
+        else:
+            torch.manual_seed(cfg.seed + step)
     elif cfg.init_generator:
         _init_from_generator(cfg.init_generator, G, G_ema)
     atomic_write_json(out / "config.json", asdict(cfg))
@@ -240,10 +380,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     log_f = open(out / "log.jsonl", "a")
     bar = tqdm(total=total_nimg // 1000, initial=cur_nimg // 1000, unit="kimg", disable=not progress, desc="train")
     latest = out / "latest.safetensors"
-    stats = {"loss_G": [], "loss_D": [], "r1": [], "pl": [], "D_real": [], "D_fake": []}
-
-    def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+    stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("loss_G", "loss_D", "r1", "pl", "D_real", "D_fake")}
 
     def real_batch() -> torch.Tensor:
         idx = torch.randint(0, n_data, [cfg.batch], device=device)
@@ -264,60 +401,25 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         save_generator(G_ema, snap, provenance=prov)
         shutil.copyfile(snap, out / "latest.safetensors.tmp")
         os.replace(out / "latest.safetensors.tmp", out / "latest.safetensors")
+        rng = torch.get_rng_state()  # the grid below must not shift the training's random stream
         with torch.no_grad():
             imgs = G_ema(grid_z, noise_mode="const")
         save_image(make_grid(to_uint8(imgs), ncols=8), out / f"grid-{kimg:09.2f}kimg.png")
         save_state(out / "state", {
             "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
             "G_opt": G_opt.state_dict(), "D_opt": D_opt.state_dict(),
-            "progress": {"cur_nimg": cur_nimg, "step": step, "elapsed_s": wall, "pl_mean": float(pl_mean)},
+            "progress": {"cur_nimg": cur_nimg, "step": step, "elapsed_s": wall, "pl_mean": float(stepper.pl_mean),
+                         "rng": rng},
         })
         latest = snap
-
-    def pl_step() -> None:
-        """One lazy path-length step on G (fp32: a double backward, as R1 is for D)."""
-        nonlocal pl_mean
-        z = torch.randn([max(1, cfg.batch // cfg.pl_batch_shrink), cfg.z_dim], device=device)
-        penalty, pl_mean = path_length_penalty(path_lengths(G, z, cfg.mixing_prob), pl_mean, cfg.pl_decay)
-        G_opt.zero_grad(set_to_none=True)
-        (penalty * cfg.pl_weight * cfg.pl_interval).backward()
-        G_opt.step()
-        stats["pl"].append(penalty.detach())
 
     warmup_nimg = int(cfg.d_warmup_kimg * 1000)
     ema_rampup = None if cfg.init_generator else cfg.ema_rampup
     try:
         while cur_nimg < total_nimg:
             g_moves = cur_nimg >= warmup_nimg
-            if g_moves:
-                # --- G: non-saturating logistic loss on mixed-style fakes.
-                z = torch.randn([cfg.batch, cfg.z_dim], device=device)
-                G.requires_grad_(True)
-                D.requires_grad_(False)
-                with autocast():
-                    loss_G = generator_loss(G, D, z, cfg.mixing_prob)
-                G_opt.zero_grad(set_to_none=True)
-                loss_G.backward()
-                G_opt.step()
-                stats["loss_G"].append(loss_G.detach())
-                if cfg.pl_weight > 0 and step % cfg.pl_interval == 0:
-                    pl_step()
-
-            # --- D: logistic loss; every r1_interval steps add the R1 penalty (fp32) scaled by the interval.
-            G.requires_grad_(False)
-            D.requires_grad_(True)
-            z = torch.randn([cfg.batch, cfg.z_dim], device=device)
-            real = real_batch()
-            with autocast():
-                loss_D, d_real, d_fake = discriminator_loss(G, D, z, real, cfg.mixing_prob)
-            loss = loss_D.float()
-            if step % cfg.r1_interval == 0:
-                r1 = r1_penalty(D, real)
-                loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
-                stats["r1"].append(r1.detach())
-            D_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            D_opt.step()
+            for k, v in stepper(real_batch(), step, g_moves).items():
+                stats[k].append(v)  # kept as device tensors: reading each one every step would stall a GPU
 
             # --- G_ema: half-life of ema_kimg, ramped up early in training.
             cur_nimg += cfg.batch
@@ -333,10 +435,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                     for b_ema, b in zip(G_ema.buffers(), G.buffers()):
                         b_ema.copy_(b)
 
-            # Kept as device tensors: reading each one every step would stall a GPU on the host.
-            stats["loss_D"].append(loss_D.detach())
-            stats["D_real"].append(d_real.detach().mean())
-            stats["D_fake"].append(d_fake.detach().mean())
             if step % 50 == 0:
                 bar.n = cur_nimg // 1000
                 bar.set_postfix(G=f"{_mean(stats['loss_G'][-50:]):.3f}" if stats["loss_G"] else "warm-up",
