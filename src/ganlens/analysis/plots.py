@@ -168,3 +168,76 @@ def bar_panels(
             for y in range(top, top + bar_h * len(labels), 6):
                 draw.line([(xr, y), (xr, y + 3)], fill=GREY)
     return np.asarray(img, dtype=np.uint8)
+
+
+SERIES_COLOURS = [(189, 33, 48), (49, 99, 171), (40, 140, 60), (230, 140, 20), (120, 60, 160), (90, 90, 90)]
+
+
+def line_chart(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    size: tuple[int, int] = (420, 240),
+    reference: float | None = None,
+    log_y: bool = False,
+) -> np.ndarray:
+    """Lines on shared axes, one per {name: (x, y)}, with a legend (uint8 [H, W, 3]); `reference` draws a dashed
+    horizontal line (a bar to reach); `log_y` plots y on a log scale (positive values only)."""
+    if not series:
+        raise GanlensError("line_chart needs at least one series")
+    pts = {}
+    for name, (xs, ys) in series.items():
+        xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+        if xs.shape != ys.shape:
+            raise GanlensError(f"series {name!r}: {xs.size} x values for {ys.size} y values")
+        keep = np.isfinite(xs) & np.isfinite(ys) & ((ys > 0) if log_y else True)
+        pts[name] = (xs[keep], np.log10(ys[keep]) if log_y else ys[keep])
+    all_x = np.concatenate([p[0] for p in pts.values()])
+    all_y = np.concatenate([p[1] for p in pts.values()] + ([np.array([np.log10(reference) if log_y else reference])]
+                                                           if reference is not None else []))
+    if all_x.size == 0:
+        raise GanlensError("line_chart: no finite points to draw")
+    x_lo, x_hi = float(all_x.min()), float(max(all_x.max(), all_x.min() + 1e-12))
+    y_lo, y_hi = float(all_y.min()), float(max(all_y.max(), all_y.min() + 1e-12))
+    pad = 0.05 * (y_hi - y_lo)
+    y_lo, y_hi = y_lo - pad, y_hi + pad
+    margin, w, h = 8, size[0], size[1]
+    left = _text_size("-00000")[0] + 2 * margin
+    title_h = _text_size("A")[1] + 2 * margin
+    legend_h = (_text_size("A")[1] + 4) * len(pts) + margin
+    bottom = 2 * (_text_size("A")[1] + margin)
+    img = Image.new("RGB", (left + w + 2 * margin, title_h + h + bottom + legend_h), WHITE)
+    draw = ImageDraw.Draw(img)
+    font = _font()
+    draw.text((margin, margin), title, fill=BLACK, font=font)
+
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return left + (x - x_lo) / (x_hi - x_lo) * w, title_h + h - (y - y_lo) / (y_hi - y_lo) * h
+
+    draw.rectangle([left, title_h, left + w, title_h + h], outline=GREY)
+    for frac in (0.0, 0.5, 1.0):
+        yv = y_lo + frac * (y_hi - y_lo)
+        label = f"{10 ** yv:.3g}" if log_y else f"{yv:.3g}"
+        _, py = to_px(x_lo, yv)
+        draw.text((margin, py - 5), label, fill=BLACK, font=font)
+        xv = x_lo + frac * (x_hi - x_lo)
+        px, _ = to_px(xv, y_lo)
+        draw.text((px - _text_size(f"{xv:.4g}")[0] / 2, title_h + h + 3), f"{xv:.4g}", fill=BLACK, font=font)
+    draw.text((left + w / 2 - _text_size(xlabel)[0] / 2, title_h + h + margin + 10), xlabel, fill=BLACK, font=font)
+    if reference is not None:
+        ry = np.log10(reference) if log_y else reference
+        _, py = to_px(x_lo, ry)
+        for x in range(int(left), int(left + w), 8):
+            draw.line([(x, py), (x + 4, py)], fill=GREY)
+    for i, (name, (xs, ys)) in enumerate(pts.items()):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        coords = [to_px(x, y) for x, y in zip(xs, ys)]
+        if len(coords) > 1:
+            draw.line(coords, fill=colour, width=2)
+        for cx, cy in coords if len(coords) <= 40 else []:
+            draw.ellipse([cx - 2, cy - 2, cx + 2, cy + 2], fill=colour)
+        ly = title_h + h + bottom + i * (_text_size("A")[1] + 4)
+        draw.rectangle([left, ly + 3, left + 14, ly + 7], fill=colour)
+        draw.text((left + 20, ly), name + (f"  ({ylabel})" if ylabel and i == 0 else ""), fill=BLACK, font=font)
+    return np.asarray(img, dtype=np.uint8)
