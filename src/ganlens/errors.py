@@ -19,3 +19,19 @@ class UnsafeCheckpointError(CheckpointError):
 
 class LatentError(GanlensError):
     """A latent code of the wrong shape, space or with non-finite values."""
+
+
+class InputError(GanlensError, ValueError):
+    """A value given to ganlens that is out of range, of the wrong kind or badly formed (also a ValueError, so
+    callers that catch ValueError keep working)."""
+
+
+class ShapeError(InputError):
+    """An array, image batch or tensor of the wrong shape or dtype."""
+
+
+class UnknownNameError(InputError, KeyError):
+    """A name (attribute, method, mode, ...) that is not among the known ones; also a KeyError for look-ups."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .errors import LatentError
-from .io.files import atomic_write_bytes
+from .io.files import atomic_write_bytes, npz_problem
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models.stylegan2 import Generator
@@ -124,20 +124,45 @@ class LatentCode:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "LatentCode":
-        """Read a file written by `save` (never unpickles: object arrays are refused)."""
+    def load(cls, path: str | Path, G: "Generator | None" = None) -> "LatentCode":
+        """Read a file written by `save` (never unpickles: object arrays are refused); with `G`, also check that
+        the codes fit that generator (`validate_for`).
+
+        Raises:
+            LatentError: the file is missing, a folder, not an .npz archive (e.g. a text or image file), not a
+                ganlens latent file, or damaged; the message names the file and what was expected.
+        """
         path = Path(path)
+        expected = "expected a ganlens latent file (.npz written by `ganlens sample --save-latents`, `invert`, ...)"
         if not path.exists():
             raise LatentError(f"latent file not found: {path}")
+        if not path.is_file():
+            raise LatentError(f"{path} is a folder; {expected}")
+        try:
+            problem = npz_problem(path)
+        except OSError as exc:
+            raise LatentError(f"cannot read latent file {path}: {exc.strerror or exc}") from exc
+        if problem:
+            raise LatentError(f"cannot read latent file {path}: {problem}; {expected}")
         try:
             with np.load(path, allow_pickle=False) as data:
                 if "tensor" not in data.files or "header" not in data.files:
-                    raise LatentError(f"{path} is not a ganlens latent file (keys {data.files}; need 'tensor' and 'header')")
+                    raise LatentError(f"{path} is an .npz but not a ganlens latent file (keys {data.files}; "
+                                      "need 'tensor' and 'header')")
                 header = json.loads(bytes(data["header"]).decode())
+                if not isinstance(header, dict) or "space" not in header:
+                    raise LatentError(f"{path}: the header names no latent space; {expected}")
                 tensor = torch.from_numpy(data["tensor"].astype(np.float32))
                 noise = [torch.from_numpy(data[f"noise_{i}"]) for i in range(header.get("num_noise", 0))] or None
         except LatentError:
             raise
         except Exception as exc:  # zip/npy/json errors all mean the same thing to the user
-            raise LatentError(f"cannot read latent file {path}: {exc}") from exc
-        return cls(header["space"], tensor, noise=noise, meta=header.get("meta", {}))
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise LatentError(f"cannot read latent file {path}: damaged or not written by ganlens ({reason})") from exc
+        try:
+            code = cls(header["space"], tensor, noise=noise, meta=header.get("meta", {}))
+            if G is not None:
+                code.validate_for(G)
+        except LatentError as exc:
+            raise LatentError(f"{path}: {exc}") from None
+        return code

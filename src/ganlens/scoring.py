@@ -240,10 +240,11 @@ def read_labels(path: str | Path, num_codes: int | None = None, latents_name: st
     return {name: out[:, j] for j, name in enumerate(header)}
 
 
-def load_scored(latents: str | Path, labels: str | Path | None = None) -> ScoredCodes:
-    """Codes from a latent file plus their labels (default: the ``.csv`` beside it), row counts checked."""
+def load_scored(latents: str | Path, labels: str | Path | None = None, G: Generator | None = None) -> ScoredCodes:
+    """Codes from a latent file plus their labels (default: the ``.csv`` beside it), row counts checked; with `G`,
+    the codes' shape is checked against that generator too."""
     latents = Path(latents)
-    codes = LatentCode.load(latents)
+    codes = LatentCode.load(latents, G)
     labels = Path(labels) if labels is not None else latents.with_suffix(".csv")
     scores = read_labels(labels, len(codes), latents_name=str(latents))
     attrs = tuple(AttributeInfo(**a) for a in codes.meta.get("attributes", []) if a.get("name") in scores)

@@ -5,7 +5,7 @@ labelled sample (a logistic regression: it minimises log-loss rather than errors
 hyperplane) and a two-layer perceptron, on one part of the samples, and measures both on the rest. Where the
 perceptron is clearly better, the code determines the attribute but not linearly: any boundary misses many samples,
 and a per-sample direction (a scorer's gradient) follows it better. On synthfaces64, eye_open in W: hyperplane
-0.658, perceptron 0.910 (README, "Why the boundaries miss the separability bar").
+0.658, perceptron 0.910 (docs/results.md, "Why the boundaries miss the separability bar").
 """
 
 from __future__ import annotations

@@ -7,16 +7,16 @@ import click
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def parse_range(text: str) -> list[int]:
-    """'0-7' → [0..7], '1,4,9' → [1, 4, 9]; a bad list is a usage error naming the part."""
+def parse_range(text: str, param_hint: str | None = None) -> list[int]:
+    """'0-7' → [0..7], '1,4,9' → [1, 4, 9]; a bad list is a usage error naming the part (and the option)."""
     from ..edit.layers import parse_indices
 
     try:
         out = parse_indices(text)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint=param_hint) from None
     if not out:
-        raise click.BadParameter("empty list")
+        raise click.BadParameter("empty list", param_hint=param_hint)
     return out
 
 

@@ -69,12 +69,13 @@ def control(model, settings, seed, n, psi, method, controls, scorer, compare, sc
     from ..edit.grid import labelled_grid
     from ..errors import GanlensError
     from ..io import check_output_path, make_grid, save_image
+    from ..io.images import IMAGE_SUFFIXES
     from ..latents import LatentCode
     from ..scorers import load_scorer
     from ..scorers.predictor import BUNDLED as BUNDLED_SCORERS
 
     targets = parse_settings(settings)
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
     G = load_model(model, device)
     path = controls or bundled_controls(G.name, method)
     if path is None:

@@ -34,7 +34,7 @@ def build(domain, n, seed, size, out, overwrite, independent) -> None:
     from ..io import check_output_path
     from ..synthdata import build_dataset
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, (".npz",))
     path = build_dataset(n, seed, out, size=size, progress=True, overwrite=overwrite, independent=independent)
     kind = "independent factors" if independent else "the domain's correlations"
     click.echo(f"wrote {path} ({n} {domain} images at {size}x{size}, seed {seed}, {kind})")

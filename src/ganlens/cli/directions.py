@@ -51,7 +51,7 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device
     from ..io import check_output_path
     from ..scoring import score as score_codes
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, (".npz",))
     check_output_path(out.with_suffix(".csv"), overwrite)
     if space == "z" and psi != 1:
         raise click.BadParameter("truncation applies in W; use --space w", param_hint="--truncation")
@@ -83,9 +83,11 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device
 @click.option("--layer", type=int, default=None, help="For W+ codes: the layer whose w to fit on.")
 @click.option("--layers", "grad_layers", default=None,
               help="Gradient only: fit for a layer-wise edit of these w's (0-5, 16px, fine, ...); the file keeps them.")
-@click.option("--ratio", default=0.02, show_default=True, type=float, help="Top/bottom fraction used as positives/negatives.")
-@click.option("--count", type=int, default=None, help="Top/bottom count instead of --ratio.")
-@click.option("--split", default=0.7, show_default=True, type=float, help="Train fraction of the chosen samples.")
+@click.option("--ratio", default=0.02, show_default=True, type=click.FloatRange(0, 0.5, min_open=True),
+              help="Top/bottom fraction used as positives/negatives.")
+@click.option("--count", type=click.IntRange(1), default=None, help="Top/bottom count instead of --ratio.")
+@click.option("--split", default=0.7, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Train fraction of the chosen samples.")
 @click.option("--threshold", type=float, default=None,
               help="Score separating the classes for remaining/all accuracy (default: 0 for binary, mid-range otherwise).")
 @click.option("--binary", is_flag=True, help="Labels are logits of a binary attribute (threshold 0); CSV labels only.")
@@ -114,7 +116,7 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
     from ..analysis import linearity
     from ..directions import fit_boundary
     from ..errors import GanlensError
-    from ..scoring import load_scored, score as score_codes
+    from ..scoring import load_scored, resolve_scorer, score as score_codes
 
     if method == "gradient":
         _gradient_directions(model, scorer, attributes, n or 1000, seed, space, grad_layers, batch_size, out, overwrite,
@@ -124,18 +126,22 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
         raise click.BadParameter("--layers belongs to --method gradient (an SVM on W+ codes fits one --layer)",
                                  param_hint="--layers")
     n = n or 20_000
+    if latents is None and labels is not None:
+        raise click.BadParameter("--labels goes with --latents (labels for saved codes)", param_hint="--labels")
     G = load(model, device=device)
+    # Everything a user can get wrong is checked before the (long) scoring: the attribute names, the outputs.
     if latents is not None:
-        result = load_scored(latents, labels)
-        result.codes.validate_for(G)  # boundaries of one model's codes are meaningless for another
+        result = load_scored(latents, labels, G)  # boundaries of one model's codes are meaningless for another
+        available = result.names
     else:
-        if labels is not None:
-            raise click.BadParameter("--labels goes with --latents (labels for saved codes)", param_hint="--labels")
-        result = score_codes(G, n, scorer, seed=seed, space=space, batch_size=batch_size, progress=True)
-    names = result.names if attributes == ("all",) else list(attributes)
-    for a in names:
-        result[a]  # raises a clear error for an unknown attribute
+        sc = resolve_scorer(scorer)
+        available = list(sc.names)
+    names = available if attributes == ("all",) else list(attributes)
+    source = f"labels file {labels or latents.with_suffix('.csv')}" if latents is not None else f"scorer {scorer!r}"
+    _check_attributes(names, available, source)
     targets = _direction_targets(out, names, overwrite)
+    if latents is None:
+        result = score_codes(G, n, sc, seed=seed, space=space, batch_size=batch_size, progress=True)
     for a, target in zip(names, targets):
         info = result.info(a)
         is_binary = binary or (info is not None and info.kind == "binary")
@@ -159,6 +165,15 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
                    f"  bias {d.bias:+.3f}  ({d.space}, {m['num_train']} train / {m['num_val']} val) -> {target}")
         if diagnose:
             click.echo(f"{'':14s} {m['linearity']['verdict']}")
+
+
+def _check_attributes(names: list[str], available: list[str], source: str) -> None:
+    """Refuse attribute names the scorer (or the labels CSV) does not have, before any work starts."""
+    from ..errors import UnknownNameError
+
+    unknown = [a for a in names if a not in available]
+    if unknown:
+        raise UnknownNameError(f"{source} has no attribute {unknown[0]!r}; it has {', '.join(available)}")
 
 
 def _direction_targets(out: Path, names: list[str], overwrite: bool) -> list[Path]:
@@ -185,7 +200,6 @@ def _gradient_directions(model, scorer, attributes, n, seed, space, layers, batc
     from .. import load
     from ..directions.gradient import gradient_direction
     from ..edit import resolve_layers
-    from ..errors import GanlensError
     from ..scoring import resolve_scorer
 
     ctx = click.get_current_context()
@@ -198,9 +212,7 @@ def _gradient_directions(model, scorer, attributes, n, seed, space, layers, batc
     G = load(model, device=device)
     sc = resolve_scorer(scorer)
     names = list(sc.names) if attributes == ("all",) else list(attributes)
-    unknown = [a for a in names if a not in sc.names]
-    if unknown:
-        raise GanlensError(f"the scorer has no attribute {unknown[0]!r}; it has {list(sc.names)}")
+    _check_attributes(names, list(sc.names), f"scorer {scorer!r}")
     if layers is not None and space != "w":
         raise click.BadParameter("--layers needs --space w", param_hint="--layers")
     moved = None if layers is None else resolve_layers(layers, G.num_ws)
@@ -258,11 +270,13 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
                         strength_labels)
     from ..errors import GanlensError
     from ..io import check_output_path, save_image
+    from ..io.images import IMAGE_SUFFIXES
+    from ..io.video import ANIMATION_SUFFIXES
 
-    check_output_path(out, overwrite)
-    for extra in (save_latents, video):
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
+    for extra, kinds in ((save_latents, (".npz",)), (video, ANIMATION_SUFFIXES)):
         if extra:
-            check_output_path(extra, overwrite)
+            check_output_path(extra, overwrite, kinds)
     G = load(model, device=device)
     d = resolve_direction(direction_path, G.name)
     if d.model and d.model != G.name:
@@ -271,8 +285,8 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
         d = d.conditioned_on(*[resolve_direction(p, G.name) for p in conditions])
     values = parse_strengths(strengths)
     if latents is not None:
-        codes = LatentCode.load(latents)
-        idx = parse_range(rows) if rows else list(range(len(codes)))
+        codes = LatentCode.load(latents, G)
+        idx = parse_range(rows, "--rows") if rows else list(range(len(codes)))
         if max(idx) >= len(codes):
             raise GanlensError(f"--rows {rows} out of range: {latents} holds {len(codes)} codes")
         codes = LatentCode.cat([codes[i] for i in idx])
@@ -281,7 +295,7 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
         space = "z" if d.space == "z" else "w"
         if space == "z" and psi != 1:
             raise click.BadParameter("truncation applies in W; this direction lives in Z", param_hint="--truncation")
-        seed_list = parse_range(seeds)
+        seed_list = parse_range(seeds, "--seeds")
         codes = LatentCode.cat([G.sample(1, seed=s, truncation_psi=psi, space=space) for s in seed_list])
         row_labels = [f"seed {s}" for s in seed_list]
     edited = move(codes, d, values, layers=layers, num_ws=G.num_ws)
@@ -395,23 +409,24 @@ def ascend(model, scorer, attribute, keep, seeds, space, latents, distances, ste
     from ..edit import labelled_grid, parse_strengths
     from ..errors import GanlensError
     from ..io import check_output_path, save_image
+    from ..io.images import IMAGE_SUFFIXES
     from ..scoring import resolve_scorer
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
     if save_latents:
-        check_output_path(save_latents, overwrite)
+        check_output_path(save_latents, overwrite, (".npz",))
     G = load(model, device=device)
     sc = resolve_scorer(scorer)
     chosen = _guards(guards, G.name, keep)
     guards, guard_scorers = [name for name, _ in chosen], [g for _, g in chosen]
     values = parse_strengths(distances)
     if latents is not None:
-        codes = LatentCode.load(latents)
+        codes = LatentCode.load(latents, G)
         row_labels = [f"#{i}" for i in range(len(codes))]
     else:
         if space == "z" and psi != 1:
             raise click.BadParameter("truncation applies in W", param_hint="--truncation")
-        seed_list = parse_range(seeds)
+        seed_list = parse_range(seeds, "--seeds")
         codes = LatentCode.cat([G.sample(1, seed=s, truncation_psi=psi, space=space) for s in seed_list])
         row_labels = [f"seed {s}" for s in seed_list]
     if codes.space == "z" and layers:

@@ -145,16 +145,22 @@ def align(inputs, size, out, overwrite) -> None:
 @model_option
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder: encoder.safetensors and encoder.json (report) are written there.")
-@click.option("--minutes", default=20.0, show_default=True, help="Time box for the whole run.")
-@click.option("--pool", default=4000, show_default=True, help="Generator samples rendered once for latent regression.")
-@click.option("--batch", default=64, show_default=True, help="Batch of the latent phase.")
-@click.option("--image-batch", default=16, show_default=True, help="Batch of the image-loss phase.")
-@click.option("--image-fraction", default=0.4, show_default=True, help="Share of the time after the pool for the image phase.")
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--mixing", default=0.5, show_default=True, help="Style-mixing probability of training codes.")
-@click.option("--perceptual", default=0.1, show_default=True, help="Perceptual weight in the image phase.")
+@click.option("--minutes", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Time box for the whole run.")
+@click.option("--pool", default=4000, show_default=True, type=click.IntRange(1),
+              help="Generator samples rendered once for latent regression.")
+@click.option("--batch", default=64, show_default=True, type=click.IntRange(1), help="Batch of the latent phase.")
+@click.option("--image-batch", default=16, show_default=True, type=click.IntRange(1),
+              help="Batch of the image-loss phase.")
+@click.option("--image-fraction", default=0.4, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of the time after the pool for the image phase.")
+@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--mixing", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Style-mixing probability of training codes.")
+@click.option("--perceptual", default=0.1, show_default=True, type=click.FloatRange(min=0),
+              help="Perceptual weight in the image phase.")
 @click.option("--no-renders", is_flag=True, help="Image phase on generator samples only (models of other domains).")
-@click.option("--threads", default=None, type=int, help="CPU threads (default: torch's choice).")
+@click.option("--threads", default=None, type=click.IntRange(1, 256), help="CPU threads (default: torch's choice).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--init", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Continue training these encoder weights (.safetensors) instead of starting afresh.")

@@ -18,7 +18,8 @@ from .common import CONTEXT, device_option, model_option, overwrite_option
 @click.option("--truncation", "psi", default=1.0, show_default=True, type=float, help="Truncation psi (1 = none).")
 @click.option("--space", type=click.Choice(["z", "w", "w+"]), default="w", show_default=True, help="Space of the saved codes.")
 @click.option("--noise-mode", type=click.Choice(["const", "random", "none"]), default="const", show_default=True)
-@click.option("--cols", type=int, default=None, help="Images per grid row (default: near-square).")
+@click.option("--cols", type=click.IntRange(1, 100_000), default=None,
+              help="Images per grid row (default: near-square).")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Enlarge the grid for viewing.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Grid image (.png/.jpg).")
 @click.option("--save-latents", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also save the codes (.npz).")
@@ -33,10 +34,11 @@ def sample(model, n, seed, psi, space, noise_mode, cols, scale, out, save_latent
     """
     from .. import load
     from ..io import check_output_path, make_grid, save_image
+    from ..io.images import IMAGE_SUFFIXES
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
     if save_latents:
-        check_output_path(save_latents, overwrite)
+        check_output_path(save_latents, overwrite, (".npz",))
     if space == "z" and psi != 1:
         raise click.BadParameter("truncation applies in W; use --space w or w+", param_hint="--truncation")
     G = load(model, device=device)

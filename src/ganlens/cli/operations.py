@@ -24,7 +24,7 @@ def resolve_code(G, spec: str, psi: float, space: str = "w"):
         return G.sample(1, seed=int(text), truncation_psi=psi, space=space)
     path = Path(spec)
     if path.suffix.lower() == ".npz":
-        code = LatentCode.load(path)
+        code = LatentCode.load(path, G)
         if space in ("w", "w+") and code.space == "z":
             code = LatentCode("w+", G.mapping(code.tensor.to(G.device)), meta=code.meta)
         return code
@@ -67,9 +67,9 @@ def morph(a, b, model, frames, space, pingpong, fps, psi, scale, out, overwrite,
     from ..edit.morph import interpolate
     from ..edit.morph import pingpong as there_and_back
     from ..io import check_output_path
-    from ..io.video import save_animation
+    from ..io.video import ANIMATION_SUFFIXES, save_animation
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, ANIMATION_SUFFIXES)
     G = load(model, device=device)
     ca, cb = resolve_code(G, a, psi, space), resolve_code(G, b, psi, space)
     if ca.space != cb.space:
@@ -105,8 +105,9 @@ def mix(content, style, layers, model, psi, scale, out, overwrite, device) -> No
     from ..edit.mix import mix_grid
     from ..latents import LatentCode
     from ..io import check_output_path, make_grid, save_image
+    from ..io.images import IMAGE_SUFFIXES
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
     G = load(model, device=device)
     cs = LatentCode.cat([resolve_code(G, s, psi).to_wplus(G.num_ws) for s in content])
     ss = LatentCode.cat([resolve_code(G, s, psi).to_wplus(G.num_ws) for s in style])
@@ -144,15 +145,17 @@ def transfer(target, source, destination, strength, model, psi, scale, out, save
     from .. import load
     from ..edit.morph import arithmetic
     from ..io import check_output_path, make_grid, save_image
+    from ..io.images import IMAGE_SUFFIXES
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
+    if save_latents:
+        check_output_path(save_latents, overwrite, (".npz",))
     G = load(model, device=device)
     a, b, c = (resolve_code(G, s, psi).to_wplus(G.num_ws)[:1] for s in (target, source, destination))
     result = arithmetic(a, b, c, strength)
     pics = np.concatenate([G.render(b), G.render(c), G.render(a), G.render(result)])
     save_image(make_grid(pics, ncols=4), out, scale=scale)
     if save_latents:
-        check_output_path(save_latents, overwrite)
         result.save(save_latents)
     click.echo(f"wrote {out} (B, C, A, A + {strength} (C - B))")
 
@@ -191,10 +194,13 @@ def inpaint(image, mask, rect, model, steps, space, feather_px, scale, out, save
     from .. import load
     from ..edit.masked import inpaint as fill
     from ..io import check_output_path, load_image, make_grid, save_image
+    from ..io.images import IMAGE_SUFFIXES
 
     compare = out.with_name(out.stem + "_compare.png")
-    for p in (out, compare) + ((save_latents,) if save_latents else ()):
-        check_output_path(p, overwrite)
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
+    check_output_path(compare, overwrite)
+    if save_latents:
+        check_output_path(save_latents, overwrite, (".npz",))
     G = load(model, device=device)
     hole = _region(G, mask, rect, "hole")
     img = load_image(image, size=G.img_resolution)
@@ -240,8 +246,9 @@ def local_edit(code, direction_spec, strength, mask, rect, layers, model, psi, f
     from ..edit import move
     from ..edit.masked import local_edit as edit_region
     from ..io import check_output_path, make_grid, save_image
+    from ..io.images import IMAGE_SUFFIXES
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, IMAGE_SUFFIXES)
     G = load(model, device=device)
     region = _region(G, mask, rect, "region")
     c = resolve_code(G, code, psi)[:1]

@@ -4,7 +4,7 @@
   `ganlens edit`, `ganlens demo`, the control baseline and the web UI's conditioning use them.
 - 'gradient': layer-wise scorer-gradient directions (each moves only its attribute's chosen w's); strengths in
   W units. On synthfaces64 they pass #4's edit bar (+3 raises the attribute for >= 95 % of fresh samples) for all
-  13 attributes, the boundaries for 3 (README, "What the directions find").
+  13 attributes, the boundaries for 3 (docs/results.md, "What the directions find").
 `benchmarks/bundle_directions.py` fits both; each file's header keeps its metrics and provenance.
 """
 

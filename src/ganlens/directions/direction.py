@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GanlensError
-from ..io.files import atomic_write_bytes, json_default
+from ..io.files import atomic_write_bytes, json_default, npz_problem
 
 SPACES = ("z", "w", "w+")
 FORMAT = "ganlens.Direction"
@@ -179,6 +179,19 @@ class Direction:
         path = Path(path)
         if not path.exists():
             raise GanlensError(f"direction file not found: {path}")
+        if path.is_dir():
+            raise GanlensError(f"{path} is a folder; expected a direction file (.npz)")
+        expected = "expected a ganlens direction file (.npz from `ganlens boundary` / `discover`) or an .npy vector"
+        try:
+            if path.suffix.lower() == ".npy":
+                with open(path, "rb") as f:
+                    problem = None if f.read(6) == b"\x93NUMPY" else "not a .npy array"
+            else:
+                problem = npz_problem(path)
+        except OSError as exc:
+            raise GanlensError(f"cannot read direction file {path}: {exc.strerror or exc}") from exc
+        if problem:
+            raise GanlensError(f"cannot read direction file {path}: {problem}; {expected}")
         try:
             if path.suffix.lower() == ".npy":
                 vec = np.load(path, allow_pickle=False)
@@ -193,7 +206,9 @@ class Direction:
         except GanlensError:
             raise
         except Exception as exc:  # zip, npy and json errors all mean the same to the user
-            raise GanlensError(f"cannot read direction file {path}: {exc}") from exc
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise GanlensError(f"cannot read direction file {path}: damaged or not a direction ({reason}); "
+                               f"{expected}") from exc
         if h.get("format") != FORMAT:
             raise GanlensError(f"{path} is not a ganlens direction file (format {h.get('format')!r})")
         return cls(

@@ -1,7 +1,7 @@
 """Per-sample edits by gradient ascent on a scorer, optionally holding other attributes fixed.
 
 A linear edit moves every sample along one direction; where the attribute is not linear in the latent space
-(on synthfaces64, glasses, beard, eye_open: README, "What the directions find") that direction misses many
+(on synthfaces64, glasses, beard, eye_open: docs/results.md, "What the directions find") that direction misses many
 samples, and projecting a condition's direction out of it (InterFaceGAN's conditional manipulation) holds the
 condition only on average. Here each sample climbs its own score gradient in equal steps, and with `keep` each
 step is first made orthogonal to that sample's own gradients of the kept attributes, so they stay fixed to first
@@ -63,7 +63,7 @@ def ascend(
         step: the longest step. Without `restore` the hold of `keep` is first-order and tightens with shorter
             steps: on synthfaces64, glasses | age over a distance of 3 cut the age change by 15 % with steps of 0.5
             and by 77 % with steps of 0.125 (160 samples); with `restore` by 100 % at 0.125, as the steering
-            predictor reads it (an independently trained predictor reads less: README, "Conditioning per sample").
+            predictor reads it (an independently trained predictor reads less: docs/results.md, "Conditioning per sample").
         restore: with `keep`, add to every step (and after the last: once, then again, up to RESTORE_PASSES in
             all, while a kept score is further than RESTORE_TOLERANCE from its start) the least-norm move within the
             span of the kept gradients that would bring the kept scores back to their start values (a Gauss-Newton
@@ -73,7 +73,7 @@ def ascend(
             hold is not a blind spot of one network. A guard that reads the edited attribute as a change of the
             kept one (a predictor trained where the two are correlated) makes the hold change the kept attribute
             to cancel that reading; on synthfaces64, `load_scorer("synthfaces64-independent")` was trained without
-            the correlations (README, "Conditioning per sample").
+            the correlations (docs/results.md, "Conditioning per sample").
         batch_size: codes per forward/backward pass.
         progress: show a tqdm bar over batches.
     Returns:

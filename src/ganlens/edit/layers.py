@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from ..errors import GanlensError
+from ..errors import GanlensError, InputError
 
 PRESETS = ("all", "coarse", "middle", "fine")
 
@@ -81,9 +81,11 @@ def resolve_layers(spec: LayerSpec, num_ws: int) -> tuple[int, ...]:
         indices = [int(i) for i in spec]
     if not indices:
         raise GanlensError("empty layer range; give e.g. '0-5', 'coarse' or 'all'")
-    bad = [i for i in indices if not 0 <= i < num_ws]
+    bad = sorted({i for i in indices if not 0 <= i < num_ws})
     if bad:
-        raise GanlensError(f"layer indices {bad} out of range: this generator has num_ws={num_ws} (valid 0-{num_ws - 1})")
+        shown = f"layers {spec!r}: " if isinstance(spec, (str, int)) else ""
+        raise InputError(f"{shown}layer indices {describe_layers(tuple(bad))} out of range: this generator has "
+                         f"num_ws={num_ws} (valid 0-{num_ws - 1})")
     return tuple(sorted(set(indices)))
 
 
@@ -102,9 +104,9 @@ def parse_indices(text: str) -> list[int]:
         try:
             values = range(int(lo), int(hi) + 1) if sep else [int(part)]
         except ValueError:
-            raise ValueError(f"{part!r} is not an integer or a range like 0-7") from None
+            raise InputError(f"{part!r} is not an integer or a range like 0-7") from None
         if sep and not values:
-            raise ValueError(f"range {part!r} runs backwards")
+            raise InputError(f"range {part!r} runs backwards")
         out.extend(values)
     return out
 

@@ -207,18 +207,16 @@ def jitter(
 def parse_strengths(text: str) -> list[float]:
     """'-3:3:7' → 7 evenly spaced strengths from −3 to 3; '-2,0,2' → [−2, 0, 2]; '1.5' → [1.5]."""
     text = text.strip()
+    values: list[float] = []
     try:
         if ":" in text:
             parts = text.split(":")
-            if len(parts) != 3:
-                raise ValueError
-            lo, hi, k = float(parts[0]), float(parts[1]), int(parts[2])
-            if k < 1:
-                raise ValueError
-            return [float(v) for v in np.linspace(lo, hi, k)]
-        values = [float(p) for p in text.split(",") if p.strip()]
-        if not values:
-            raise ValueError
-        return values
+            if len(parts) == 3 and int(parts[2]) >= 1:
+                values = [float(v) for v in np.linspace(float(parts[0]), float(parts[1]), int(parts[2]))]
+        else:
+            values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise LatentError(f"bad strengths {text!r}: use START:STOP:COUNT (e.g. -3:3:7) or a list (e.g. -2,0,2)") from None
+        values = []
+    if not values or not all(np.isfinite(values)):
+        raise LatentError(f"bad strengths {text!r}: use START:STOP:COUNT (e.g. -3:3:7) or a list (e.g. -2,0,2)")
+    return values

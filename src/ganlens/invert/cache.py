@@ -61,9 +61,12 @@ def invert_file_cached(G: Generator, path: str | Path, method: str | None = None
             return LatentCode.load(entry), True
         except Exception:  # a damaged entry is recomputed, not fatal
             entry.unlink(missing_ok=True)
+    from .runner import load_for_inversion
+
+    image, _ = load_for_inversion(Path(path), G.img_resolution)  # an unreadable file fails before any log line
     if log:
         log(f"inverting {path} ({method}) ...")
-    code = invert(G, path, method=method)
+    code = invert(G, image, method=method)
     code.meta.update({"source": str(path), "method": method, "model": G.name})
     folder.mkdir(parents=True, exist_ok=True)
     code.save(entry)

@@ -14,20 +14,20 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..errors import GanlensError
+from ..errors import GanlensError, ShapeError, UnknownNameError
 from .perceptual import PerceptualDistance, get_perceptual
 
 
 def pixel_distance(x: torch.Tensor, y: torch.Tensor, kind: str = "mse") -> torch.Tensor:
     """Mean squared ('mse') or absolute ('l1') difference per image [N] of batches [N, C, H, W]."""
     if x.shape[1:] != y.shape[1:]:
-        raise ValueError(f"pixel_distance: shapes {list(x.shape)} and {list(y.shape)} differ")
+        raise ShapeError(f"pixel_distance: shapes {list(x.shape)} and {list(y.shape)} differ")
     d = x.float() - y.float()
     if kind == "mse":
         return d.square().mean(dim=(1, 2, 3))
     if kind == "l1":
         return d.abs().mean(dim=(1, 2, 3))
-    raise ValueError(f"pixel_distance kind must be 'mse' or 'l1', got {kind!r}")
+    raise UnknownNameError(f"pixel_distance kind must be 'mse' or 'l1', got {kind!r}")
 
 
 def saturation_aware(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

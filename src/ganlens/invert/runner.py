@@ -25,7 +25,7 @@ from PIL import Image
 
 from ..errors import GanlensError
 from ..io.files import atomic_write_bytes, atomic_write_json
-from ..io.images import load_image, make_grid, save_image
+from ..io.images import load_image, make_grid, probe_image, save_image
 from ..metrics.quality import fidelity
 from ..models.stylegan2 import Generator
 
@@ -224,15 +224,20 @@ def invert_images(
 
     Returns:
         {name: summary row} for every input (status 'done', 'skipped' (finished earlier) or 'error').
+    Raises:
+        GanlensError: bad settings, an input that does not exist, no image found, `out` is a file, a folder
+            finished with other settings (without `redo`), or not one image could be read (then nothing is
+            written: no folder, no summary).
     """
     from tqdm import tqdm
 
     s = (settings or RunSettings()).validate()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp"):  # temporary files of writes a killed run left unfinished
-        stale.unlink(missing_ok=True)
+    if out.exists() and not out.is_dir():
+        raise GanlensError(f"{out} is a file; the output of an inversion is a folder")
     paths = collect_images(inputs)
+    for stale in out.glob(".*.tmp") if out.is_dir() else ():  # temporary files a killed run left unfinished
+        stale.unlink(missing_ok=True)
     names = output_names(paths)
     rows: dict[str, dict] = {}
     todo: list[tuple[str, Path]] = []
@@ -262,6 +267,17 @@ def invert_images(
             "replaced).")
     if changed:
         log(f"re-inverting {len(changed)} image(s) of {out} finished with other settings")
+    if todo and len(todo) == len(paths):  # nothing finished earlier: refuse at once if no image can be read
+        problems = []
+        for _, path in todo:
+            try:
+                probe_image(path)  # headers only
+                break
+            except GanlensError as exc:
+                problems.append(str(exc))
+        else:
+            raise GanlensError(f"none of the {len(todo)} image(s) could be read; nothing was inverted "
+                               f"(first: {problems[0]})")
     if len(todo) < len(paths):
         log(f"{len(paths) - len(todo)} of {len(paths)} images already inverted in {out}; skipping them")
     encoder = None
@@ -294,6 +310,7 @@ def invert_images(
         targets = np.stack(batch_imgs)
         t0 = time.perf_counter()
         codes, recons, deltas = _invert_batch(G, targets, s, encoder)
+        out.mkdir(parents=True, exist_ok=True)  # only now: a run that inverts nothing leaves no folder behind
         per_image = (time.perf_counter() - t0) / len(targets)
         metrics = fidelity(targets, recons, **metric_opts)
         for j, (name, path) in enumerate(zip(batch_names, batch_paths)):
@@ -316,5 +333,10 @@ def invert_images(
         bar.update(len(batch_imgs))
         _write_summary(out, rows)
     bar.close()
+    failed = [r for r in rows.values() if r["status"] == "error"]
+    if rows and len(failed) == len(rows):
+        first = failed[0]
+        raise GanlensError(f"none of the {len(rows)} image(s) could be read; nothing was inverted "
+                           f"(first: {first['error']})")
     _write_summary(out, rows)
     return rows

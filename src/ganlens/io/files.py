@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GanlensError
+from ..errors import GanlensError, InputError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -50,11 +50,60 @@ def _umask() -> int:
     return mask
 
 
-def check_output_path(path: str | Path, overwrite: bool = False) -> Path:
-    """Refuse to replace an existing file unless `overwrite` is set (the CLI's ``--overwrite``)."""
+def check_output_path(path: str | Path, overwrite: bool = False, suffixes: tuple[str, ...] | None = None) -> Path:
+    """Refuse to replace an existing file unless `overwrite` is set (the CLI's ``--overwrite``), a folder, and
+    (given `suffixes`, e.g. ('.png', '.jpg')) a file kind that will not be written: all before any work starts."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise GanlensError(f"{path} already exists; pass --overwrite to replace it")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: cannot write a {path.suffix or 'suffix-less'} file here; use "
+                         f"{', '.join(suffixes)}")
     if path.exists() and path.is_dir():
         raise GanlensError(f"{path} is a directory; give a file name")
+    if path.exists() and not overwrite:
+        raise GanlensError(f"{path} already exists; pass --overwrite to replace it")
     return path
+
+
+def npz_arrays(path: str | Path, what: str, expected: str) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{name: (shape, dtype)} of every array in an .npz, from the arrays' headers only (nothing is loaded).
+
+    Args:
+        what: how messages name the file (e.g. 'training data set'); expected: what the file should be.
+    Raises:
+        InputError: the file is missing, a folder, not an .npz archive (a text file, a .npy, ...), or damaged.
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise InputError(f"{path} is a folder; expected {expected}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            out = {}
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(f)
+                out[info.filename[: -len(".npy")]] = (tuple(shape), str(dtype))
+    except zipfile.BadZipFile:
+        raise InputError(f"cannot read {what} {path}: not an .npz archive; expected {expected}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"cannot read {what} {path}: damaged ({exc}); expected {expected}") from None
+    return out
+
+
+def npz_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be an .npz archive ('not an .npz archive', 'it is a .npy array', 'it is empty'), judged
+    from its first bytes; None if it may be one. Lets readers say what a file is instead of numpy's
+    'allow_pickle' message for text and other files."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"PK\x03\x04":  # every .npz is a zip archive
+        return None
+    return "it is a .npy array" if magic == b"\x93NUM" else "it is empty" if not magic else "not an .npz archive"

@@ -9,17 +9,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import GanlensError
+from ..errors import GanlensError, ShapeError
 from .files import atomic_write_bytes
 
 # Pillow's default bomb limit is ~89 Mpx; images for a GAN never need more than this.
 MAX_IMAGE_PIXELS = 64_000_000
+# What `save_image` writes, by suffix (for `check_output_path(..., suffixes=IMAGE_SUFFIXES)` before the work).
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+IMAGE_SUFFIXES = tuple(IMAGE_FORMATS)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Generator output [N, C, H, W] in [-1, 1] → uint8 [N, H, W, C] (clipped, rounded)."""
     if images.ndim != 4:
-        raise ValueError(f"expected images [N, C, H, W], got shape {list(images.shape)}")
+        raise ShapeError(f"expected images [N, C, H, W], got shape {list(images.shape)}")
     x = (images.detach().float().cpu().permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255)
     return x.to(torch.uint8).numpy()
 
@@ -28,7 +31,7 @@ def from_uint8(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, H, W, C] → float [N, C, H, W] in [-1, 1] (the inverse of `to_uint8` up to rounding)."""
     a = np.asarray(images)
     if a.ndim != 4 or a.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images [N, H, W, C], got {a.dtype} {list(a.shape)}")
+        raise ShapeError(f"expected uint8 images [N, H, W, C], got {a.dtype} {list(a.shape)}")
     if not a.flags.writeable:  # torch.from_numpy warns on read-only arrays (e.g. decoded by PIL)
         a = a.copy()
     return torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -38,7 +41,7 @@ def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_va
     """Tile uint8 images [N, H, W, C] into one uint8 picture, `ncols` per row (default: near-square)."""
     images = np.asarray(images)
     if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"expected a non-empty batch [N, H, W, C], got shape {list(images.shape)}")
+        raise ShapeError(f"expected a non-empty batch [N, H, W, C], got shape {list(images.shape)}")
     n, h, w, c = images.shape
     ncols = ncols or int(np.ceil(np.sqrt(n)))
     nrows = int(np.ceil(n / ncols))
@@ -59,12 +62,38 @@ def save_image(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     pil = Image.fromarray(img)
     if scale != 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
-    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower())
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise GanlensError(f"unsupported image suffix {path.suffix!r} for {path}; use .png, .jpg or .webp")
     buf = io.BytesIO()
     pil.save(buf, format=fmt)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def probe_image(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file from its header alone (nothing is decoded): the checks of `load_image`
+    that need no pixels, so a batch of files can be vetted before any work starts.
+
+    Raises:
+        GanlensError: missing, not an image Pillow reads, too large or too small (the message says which).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GanlensError(f"image not found: {path}")
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(path) as im:
+            size = im.size
+    except Image.DecompressionBombError as exc:
+        raise GanlensError(f"{path}: image is too large (limit {MAX_IMAGE_PIXELS} pixels); refused as a possible "
+                           f"decompression bomb ({exc})") from exc
+    except Exception as exc:
+        raise GanlensError(f"cannot read image {path}: {exc}") from exc
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise GanlensError(f"{path}: {size[0]}x{size[1]} is too large (limit {MAX_IMAGE_PIXELS} pixels)")
+    if size[0] < 2 or size[1] < 2:
+        raise GanlensError(f"{path}: {size[0]}x{size[1]} is too small to be an image worth inverting")
+    return size
 
 
 def load_image(path: str | Path, size: int | None = None) -> np.ndarray:

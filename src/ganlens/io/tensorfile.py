@@ -60,7 +60,7 @@ def read_tensor_file(path: str | Path, fmt: str, what: str, max_version: int | N
         data = path.read_bytes()
         n = int.from_bytes(data[:8], "little")
         if not 0 < n <= min(MAX_HEADER_BYTES, len(data) - 8):
-            raise ValueError(f"bad header length {n}")
+            raise CheckpointError(f"cannot read {what} {path}: not a .safetensors file (or corrupt or truncated)")
         doc = _document(json.loads(data[8 : 8 + n]))
         tensors = st_load_bytes(data)
     except (OSError, ValueError, SafetensorError, RuntimeError) as exc:

@@ -11,6 +11,8 @@ from PIL import Image
 from ..errors import GanlensError
 from .files import atomic_write_bytes
 
+ANIMATION_SUFFIXES = (".gif", ".mp4")  # what `save_animation` writes
+
 
 def save_animation(frames: np.ndarray, path: str | Path, fps: float = 15, scale: int = 1) -> Path:
     """Write uint8 frames [T, H, W, 3] as .gif (always available) or .mp4 (needs `pip install imageio-ffmpeg`)."""

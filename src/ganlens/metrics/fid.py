@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from scipy import linalg
 from tqdm import tqdm
 
-from ..errors import GanlensError
+from ..errors import GanlensError, ShapeError
 
 INCEPTION_FILE = "default_1.pt"
 INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -52,7 +52,7 @@ class InceptionFeatures:
     def __call__(self, images: np.ndarray, batch_size: int = 100, progress: bool = False) -> np.ndarray:
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            raise ValueError(f"expected uint8 images [N, H, W, 3], got {images.dtype} {list(images.shape)}")
+            raise ShapeError(f"expected uint8 images [N, H, W, 3], got {images.dtype} {list(images.shape)}")
         feats = []
         for i in tqdm(range(0, len(images), batch_size), disable=not progress, desc="inception", unit="batch"):
             x = torch.from_numpy(images[i : i + batch_size]).to(self.device).permute(0, 3, 1, 2).float() / 255
@@ -90,10 +90,10 @@ def kernel_inception_distance(
     """
     feats_a, feats_b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
     if feats_a.ndim != 2 or feats_b.ndim != 2 or feats_a.shape[1] != feats_b.shape[1]:
-        raise ValueError(f"expected two feature sets [N, D] of one width, got {feats_a.shape} and {feats_b.shape}")
+        raise ShapeError(f"expected two feature sets [N, D] of one width, got {feats_a.shape} and {feats_b.shape}")
     m = min(len(feats_a), len(feats_b), subset_size)
     if m < 2:
-        raise ValueError(f"KID needs at least 2 rows per set, got {len(feats_a)} and {len(feats_b)}")
+        raise ShapeError(f"KID needs at least 2 rows per set, got {len(feats_a)} and {len(feats_b)}")
     d = feats_a.shape[1]
     rng = np.random.default_rng(seed)
     values = []

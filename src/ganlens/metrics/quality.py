@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import GanlensError
+from ..errors import GanlensError, ShapeError
 
 
 def _as_batch(a: np.ndarray, name: str) -> np.ndarray:
@@ -17,14 +17,14 @@ def _as_batch(a: np.ndarray, name: str) -> np.ndarray:
     if a.ndim == 3:
         a = a[None]
     if a.ndim != 4 or a.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8 images [N, H, W, C] or [H, W, C], got {a.dtype} {list(a.shape)}")
+        raise ShapeError(f"{name} must be uint8 images [N, H, W, C] or [H, W, C], got {a.dtype} {list(a.shape)}")
     return a
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b = _as_batch(a, "first image batch"), _as_batch(b, "second image batch")
     if a.shape != b.shape:
-        raise ValueError(f"image batches differ in shape: {list(a.shape)} vs {list(b.shape)}")
+        raise ShapeError(f"image batches differ in shape: {list(a.shape)} vs {list(b.shape)}")
     return a.astype(np.float64), b.astype(np.float64)
 
 
@@ -66,11 +66,11 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise GanlensError("SSIM uses scikit-image: pip install 'ganlens[metrics]' (or scikit-image)") from exc
     a8, b8 = _as_batch(a, "first image batch"), _as_batch(b, "second image batch")
     if a8.shape != b8.shape:
-        raise ValueError(f"image batches differ in shape: {list(a8.shape)} vs {list(b8.shape)}")
+        raise ShapeError(f"image batches differ in shape: {list(a8.shape)} vs {list(b8.shape)}")
     side = min(a8.shape[1], a8.shape[2])
     win = min(7, side if side % 2 else side - 1)
     if win < 3:
-        raise ValueError(f"SSIM needs images of at least 3x3 pixels, got {a8.shape[1]}x{a8.shape[2]}")
+        raise ShapeError(f"SSIM needs images of at least 3x3 pixels, got {a8.shape[1]}x{a8.shape[2]}")
     return np.array([
         structural_similarity(x, y, data_range=255, channel_axis=2, win_size=win) for x, y in zip(a8, b8)
     ], dtype=np.float64)
@@ -84,7 +84,7 @@ def perceptual(a: np.ndarray, b: np.ndarray, net: str = "mobilenet", batch_size:
 
     a8, b8 = _as_batch(a, "first image batch"), _as_batch(b, "second image batch")
     if a8.shape != b8.shape:
-        raise ValueError(f"image batches differ in shape: {list(a8.shape)} vs {list(b8.shape)}")
+        raise ShapeError(f"image batches differ in shape: {list(a8.shape)} vs {list(b8.shape)}")
     dist = get_perceptual(net, **kwargs)
     out = [dist(from_uint8(a8[i : i + batch_size]), from_uint8(b8[i : i + batch_size])) for i in range(0, len(a8), batch_size)]
     return torch.cat(out).double().numpy()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import LatentError
+from ..errors import InputError, LatentError, UnknownNameError
 from ..latents import LatentCode
 from .layers import (
     FullyConnectedLayer,
@@ -237,7 +237,7 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         log2 = int(np.log2(img_resolution))
         if img_resolution < 4 or 2**log2 != img_resolution:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+            raise InputError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.img_resolution_log2 = log2
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
@@ -293,7 +293,7 @@ class SynthesisNetwork(nn.Module):
     ) -> torch.Tensor:
         """Synthesise from `ws` or from explicit `styles`; `noise` replaces the stored constant noise maps."""
         if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+            raise UnknownNameError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if styles is None:
             if ws is None:
                 raise ValueError("synthesis needs ws or styles")
@@ -421,7 +421,7 @@ class Generator(nn.Module):
         """
         precision = precision or self.precision
         if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+            raise UnknownNameError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             if code.space == "s":
                 return self.synthesis(styles=code.split_styles(self), noise_mode=noise_mode, noise=code.noise).float()

@@ -13,6 +13,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import InputError, ShapeError, UnknownNameError
+
 KINDS = ("continuous", "binary")
 
 
@@ -27,7 +29,7 @@ class AttributeInfo:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"attribute {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+            raise UnknownNameError(f"attribute {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
 
     @property
     def threshold(self) -> float:
@@ -39,13 +41,13 @@ def to_unit_float(images) -> torch.Tensor:
     """Accept a float tensor [N, 3, H, W] in [-1, 1] or uint8 [N, H, W, 3]; return float [N, 3, H, W] in [-1, 1]."""
     if isinstance(images, np.ndarray):
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"numpy images must be uint8 [N, H, W, 3], got {images.dtype} {list(images.shape)}")
+            raise ShapeError(f"numpy images must be uint8 [N, H, W, 3], got {images.dtype} {list(images.shape)}")
         return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
     if isinstance(images, torch.Tensor):
         if images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
-            raise ValueError(f"tensor images must be float [N, 3, H, W] in [-1, 1], got {images.dtype} {list(images.shape)}")
+            raise ShapeError(f"tensor images must be float [N, 3, H, W] in [-1, 1], got {images.dtype} {list(images.shape)}")
         return images
-    raise TypeError(f"images must be a numpy uint8 array or a torch tensor, got {type(images).__name__}")
+    raise ShapeError(f"images must be a numpy uint8 array or a torch tensor, got {type(images).__name__}")
 
 
 def to_uint8_nhwc(images) -> np.ndarray:
@@ -70,7 +72,7 @@ class Scorer(ABC):
         for a in self.attributes:
             if a.name == name:
                 return a
-        raise KeyError(f"scorer has no attribute {name!r}; it has {list(self.names)}")
+        raise UnknownNameError(f"scorer has no attribute {name!r}; it has {list(self.names)}")
 
     def __call__(self, images, batch_size: int = 256) -> dict[str, np.ndarray]:
         n = len(images)
@@ -104,7 +106,7 @@ class CallableScorer(Scorer):
 
     def __init__(self, fn: Callable, attributes: list[AttributeInfo] | tuple[AttributeInfo, ...]) -> None:
         if not attributes:
-            raise ValueError("a CallableScorer needs at least one AttributeInfo")
+            raise InputError("a CallableScorer needs at least one AttributeInfo")
         self.fn = fn
         self.attributes = tuple(attributes)
 
@@ -115,17 +117,17 @@ class CallableScorer(Scorer):
         if isinstance(out, dict):
             missing = [a for a in self.names if a not in out]
             if missing:
-                raise ValueError(f"scorer function returned no scores for {missing} (got keys {sorted(out)})")
+                raise InputError(f"scorer function returned no scores for {missing} (got keys {sorted(out)})")
             res = {}
             for a in self.names:
                 v = np.asarray(out[a], dtype=np.float32).reshape(-1)
                 if v.shape != (n,):
-                    raise ValueError(f"scorer function returned shape {list(np.shape(out[a]))} for {a!r}; expected [{n}]")
+                    raise ShapeError(f"scorer function returned shape {list(np.shape(out[a]))} for {a!r}; expected [{n}]")
                 res[a] = v
             return res
         arr = np.asarray(out, dtype=np.float32)
         if arr.ndim == 1 and len(self.attributes) == 1:
             arr = arr[:, None]
         if arr.shape != (n, len(self.attributes)):
-            raise ValueError(f"scorer function returned shape {list(arr.shape)}; expected [{n}, {len(self.attributes)}]")
+            raise ShapeError(f"scorer function returned shape {list(arr.shape)}; expected [{n}, {len(self.attributes)}]")
         return {a: arr[:, i] for i, a in enumerate(self.names)}

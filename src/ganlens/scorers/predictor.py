@@ -17,7 +17,7 @@ from .base import AttributeInfo, Scorer, to_unit_float
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # "-independent" was trained on renders with the domain's factor correlations broken, so it does not read one factor
-# as a cue for another (a guard for per-sample holds: README, "Conditioning per sample").
+# as a cue for another (a guard for per-sample holds: docs/results.md, "Conditioning per sample").
 BUNDLED = {"synthfaces64": ASSETS / "synthfaces64-predictor",
            "synthfaces64-independent": ASSETS / "synthfaces64-independent-predictor"}
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class Factor:
@@ -73,7 +75,7 @@ def sample_factors(n: int, seed: int, independent: bool = False) -> np.ndarray:
     module docstring); the other columns are the same draws as with the default.
     """
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise InputError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
     out = np.zeros((n, len(FACTORS)), dtype=np.float64)
     c = INDEX

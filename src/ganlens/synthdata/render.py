@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from ..errors import ShapeError
 from .factors import FACTORS, INDEX
 
 BG_RAMP = np.array([[40, 150, 160], [125, 75, 165], [235, 145, 55]], dtype=np.float64)
@@ -39,7 +40,7 @@ def render(factors: np.ndarray, size: int = 64, supersample: int = 2) -> np.ndar
     """Render one face: factor vector [13] (FACTORS order) → uint8 [size, size, 3]. Pure and deterministic."""
     f = np.asarray(factors, dtype=np.float64)
     if f.shape != (len(FACTORS),):
-        raise ValueError(f"expected a factor vector of shape [{len(FACTORS)}], got {list(f.shape)}")
+        raise ShapeError(f"expected a factor vector of shape [{len(FACTORS)}], got {list(f.shape)}")
     v = {name: f[i] for name, i in INDEX.items()}
     S = size * supersample
     u = S / 128.0  # drawing unit: the geometry below is designed on a 128 px canvas
@@ -157,7 +158,7 @@ def render_batch(factors: np.ndarray, size: int = 64, progress: bool = False, wo
     """Render many faces: [n, 13] → uint8 [n, size, size, 3]; large batches use several processes."""
     factors = np.asarray(factors, dtype=np.float32)
     if factors.ndim != 2 or factors.shape[1] != len(FACTORS):
-        raise ValueError(f"expected factors of shape [n, {len(FACTORS)}], got {list(factors.shape)}")
+        raise ShapeError(f"expected factors of shape [n, {len(FACTORS)}], got {list(factors.shape)}")
     n = len(factors)
     workers = workers or min(os.cpu_count() or 1, 16)
     chunk = 500

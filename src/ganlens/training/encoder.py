@@ -116,8 +116,12 @@ def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
         torch.set_num_threads(cfg.threads)
     if cfg.minutes <= 0 or cfg.pool < cfg.batch:
         raise GanlensError(f"need minutes > 0 and pool >= batch, got minutes={cfg.minutes}, pool={cfg.pool}, batch={cfg.batch}")
+    if not 0 <= cfg.image_fraction <= 1 or cfg.lr <= 0 or cfg.batch < 1 or cfg.image_batch < 1:
+        raise GanlensError(f"need 0 <= image_fraction <= 1, lr > 0, batch >= 1 and image_batch >= 1; got "
+                           f"{cfg.image_fraction}, {cfg.lr}, {cfg.batch}, {cfg.image_batch}")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise GanlensError(f"{out} is a file; the encoder's run folder must be a folder")
     torch.manual_seed(cfg.seed)
     t_start = time.perf_counter()
     deadline = t_start + cfg.minutes * 60
@@ -129,6 +133,7 @@ def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
         enc._check_generator(G)
     else:
         enc = Encoder(G.img_resolution, G.num_ws, G.w_dim, channel_base=cfg.channel_base, fpn_channels=cfg.fpn_channels)
+    out.mkdir(parents=True, exist_ok=True)  # after the checks and loads: bad input leaves no folder behind
     enc.attach(G)
     enc = enc.to(memory_format=torch.channels_last)  # 1.5-2x faster convolutions on CPU
     log: list[dict] = []

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..edit import resolve_layers
-from ..errors import GanlensError
+from ..errors import GanlensError, InputError
 from .jobs import InversionJob, UploadError, decode_upload
 from .session import EditState, Session, SessionStore, UnknownSession, with_strengths
 from .studio import Rendered, Studio
@@ -61,7 +61,7 @@ class EditRequest(BaseModel):
     def _finite(cls, v: dict[str, float] | None) -> dict[str, float] | None:
         for key, s in (v or {}).items():
             if not (math.isfinite(s) and abs(s) <= MAX_STRENGTH):
-                raise ValueError(f"strength of {key!r} must be a number in [-{MAX_STRENGTH:g}, {MAX_STRENGTH:g}]")
+                raise InputError(f"strength of {key!r} must be a number in [-{MAX_STRENGTH:g}, {MAX_STRENGTH:g}]")
         return v
 
     @field_validator("layers")
@@ -69,7 +69,7 @@ class EditRequest(BaseModel):
     def _short(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for key, spec in (v or {}).items():
             if len(spec) > 64:
-                raise ValueError(f"layer range of {key!r} is too long; give e.g. '0-3', 'coarse' or 'all'")
+                raise InputError(f"layer range of {key!r} is too long; give e.g. '0-3', 'coarse' or 'all'")
         return v
 
 
@@ -83,7 +83,7 @@ class ClimbRequest(BaseModel):
     @classmethod
     def _moves(cls, v: float) -> float:
         if v == 0:
-            raise ValueError("distance must not be 0 (positive raises the attribute, negative lowers it)")
+            raise InputError("distance must not be 0 (positive raises the attribute, negative lowers it)")
         return v
 
 
