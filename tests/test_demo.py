@@ -1,4 +1,4 @@
-"""`ganlens demo --quick`: the report is written, every picture it links exists, and a browser shows every section."""
+"""`ganlens demo` (the quick run, its default): the report is written, every picture it links exists, and a browser shows every section."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ganlens.report.demo import SECTIONS
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    r = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(out)])
+    r = CliRunner().invoke(cli, ["demo", "--out", str(out)])
     assert r.exit_code == 0, r.output
     return out / "index.html"
 
@@ -32,10 +32,13 @@ def test_report_links_resolve_and_no_section_failed(report):
         assert f"id='{key}'" in page
     # Numbers are measured, so they appear as table cells, e.g. the inversion PSNR.
     assert re.search(r"<td>hybrid \(encoder \+ \d+ W\+ steps\)</td><td>\d+\.\d{3}</td>", page)
+    # Edit success is the visible change, read by the main and the guard predictor, not "a score went up".
+    assert "visible (synthfaces64-independent)" in page and "visible (both)" in page
+    assert "edit success" not in page
 
 
 def test_existing_report_is_not_overwritten(report):
-    r = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(report.parent)])
+    r = CliRunner().invoke(cli, ["demo", "--out", str(report.parent)])
     assert r.exit_code != 0 and "--overwrite" in str(r.exception or r.output)
 
 

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from ..directions.direction import Direction
 from ..directions.svm import fit_boundary
+from ..edit.linear import move
 from ..latents import LatentCode
 from ..scoring import resolve_scorer, score
 from ..scorers.base import Scorer
@@ -52,26 +54,28 @@ def visible_change(scorer: Scorer, attribute: str, before: dict, after: dict, si
     return a > info.low + room * span, (a - b) >= min_change * span
 
 
-def visible_edit_share(G, attribute: str, scorers: list[str | Scorer], *, fit_samples: int = 2000,
-                       test_samples: int = 500, strength: float = 2.5, min_change: float = 0.15, room: float = 0.2,
-                       fit_seed: int = 0,
-                       test_seed: int = 1, precision: str | None = "bf16") -> EditShare:
-    """Fit a W boundary for `attribute` with the first scorer on `fit_samples` codes, move `test_samples` fresh
-    codes by `strength` σ along it, and count the visible changes under every scorer."""
+def direction_spread(codes: LatentCode, direction: Direction) -> float:
+    """σ: the standard deviation of the codes' projections on the direction (its unit of edit distance)."""
+    v = torch.as_tensor(np.asarray(direction.vector, np.float32))
+    t = codes.tensor.float()
+    if t.ndim == 3:  # w+: the mean of the direction's layers' w
+        layers = list(direction.layers) if direction.layers is not None else list(range(t.shape[1]))
+        t = t[:, layers].mean(dim=1)
+    return float((t.cpu() @ v).std())
+
+
+def measure_visible(G, codes: LatentCode, direction: Direction, attribute: str, scorers: list[str | Scorer], *,
+                    strength: float = 2.5, sigma: float | None = None, min_change: float = 0.15, room: float = 0.2,
+                    precision: str | None = "bf16") -> EditShare:
+    """Move `codes` by `strength` σ along `direction` (σ: `direction_spread` of the codes unless given) and count
+    the visible changes of `attribute` under every scorer (the first is the main reader)."""
     labels = [s if isinstance(s, str) else f"{type(s).__name__}{i}" for i, s in enumerate(scorers)]
     scorers = [resolve_scorer(s) for s in scorers]
-    fit = score(G, fit_samples, scorers[0], seed=fit_seed, space="w", precision=precision)
-    info = scorers[0].info(attribute)
-    direction = fit_boundary(fit.codes, fit[attribute], attribute=attribute, binary=info.kind == "binary",
-                             model=getattr(G, "name", None))
-    normal = torch.as_tensor(np.asarray(direction.vector, np.float32).reshape(-1))
-    w_fit = fit.codes.tensor.float().reshape(len(fit.codes), -1)
-    sigma = float((w_fit @ normal).std())
-    fresh = G.sample(test_samples, seed=test_seed, space="w")
-    moved = LatentCode("w", fresh.tensor + strength * sigma * normal.to(fresh.tensor.device), meta=dict(fresh.meta))
+    sigma = direction_spread(codes, direction) if sigma is None else sigma
+    moved = move(codes, direction, [strength * sigma / direction.scale], num_ws=G.num_ws)
     eligible_all, visible_all, per = None, None, {}
     for label, scorer in zip(labels, scorers):
-        before = score(G, fresh, scorer, precision=precision).scores
+        before = score(G, codes, scorer, precision=precision).scores
         after = score(G, moved, scorer, precision=precision).scores
         eligible, visible = visible_change(scorer, attribute, before, after, np.sign(strength), min_change, room)
         per[label] = float(visible[eligible].mean()) if eligible.any() else float("nan")
@@ -81,3 +85,18 @@ def visible_edit_share(G, attribute: str, scorers: list[str | Scorer], *, fit_sa
     n_visible = int((visible_all & eligible_all).sum())
     return EditShare(attribute, n_eligible, n_visible, n_visible / n_eligible if n_eligible else float("nan"), per,
                      strength, sigma, direction.metrics.get("val_accuracy"))
+
+
+def visible_edit_share(G, attribute: str, scorers: list[str | Scorer], *, fit_samples: int = 2000,
+                       test_samples: int = 500, strength: float = 2.5, min_change: float = 0.15, room: float = 0.2,
+                       fit_seed: int = 0, test_seed: int = 1, precision: str | None = "bf16") -> EditShare:
+    """Fit a W boundary for `attribute` with the first scorer on `fit_samples` codes (σ: their spread along it),
+    move `test_samples` fresh codes by `strength` σ along it, and count the visible changes under every scorer."""
+    main = resolve_scorer(scorers[0])
+    fit = score(G, fit_samples, main, seed=fit_seed, space="w", precision=precision)
+    direction = fit_boundary(fit.codes, fit[attribute], attribute=attribute,
+                             binary=main.info(attribute).kind == "binary", model=getattr(G, "name", None))
+    fresh = G.sample(test_samples, seed=test_seed, space="w")
+    return measure_visible(G, fresh, direction, attribute, scorers, strength=strength,
+                           sigma=direction_spread(fit.codes, direction), min_change=min_change, room=room,
+                           precision=precision)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import ShapeError
+
 
 def _kth_neighbour_radii(feats: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
     """Distance from every row to its k-th nearest other row."""
@@ -35,9 +37,9 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str
     real_t = torch.as_tensor(np.asarray(real, np.float32))
     fake_t = torch.as_tensor(np.asarray(fake, np.float32))
     if real_t.ndim != 2 or fake_t.ndim != 2 or real_t.shape[1] != fake_t.shape[1]:
-        raise ValueError(f"expected two feature sets [N, D] of one width, got {tuple(real_t.shape)} and {tuple(fake_t.shape)}")
+        raise ShapeError(f"expected two feature sets [N, D] of one width, got {tuple(real_t.shape)} and {tuple(fake_t.shape)}")
     if min(len(real_t), len(fake_t)) <= k:
-        raise ValueError(f"precision/recall with k={k} needs more than {k} rows per set, got {len(real_t)} and {len(fake_t)}")
+        raise ShapeError(f"precision/recall with k={k} needs more than {k} rows per set, got {len(real_t)} and {len(fake_t)}")
     precision = _inside_manifold(fake_t, real_t, _kth_neighbour_radii(real_t, k)).float().mean()
     recall = _inside_manifold(real_t, fake_t, _kth_neighbour_radii(fake_t, k)).float().mean()
     return {"precision": float(precision), "recall": float(recall), "k": k}

@@ -4,7 +4,7 @@ Samples, the attribute predictors' accuracy, InterFaceGAN boundaries, edit grids
 the shipped gradient directions with their edit success, conditional editing per sample, the layer heat-map,
 SeFa / GANSpace directions with auto-labels, inversion of held-out renders and of a real photo, inpainting, morph and edit animations, and a
 crossover grid. Every number is measured in this run, and each section names the command that reproduces it.
-`quick=True` shrinks every sample count (about a minute on two CPU cores) and uses the model's shipped boundaries
+`quick=True` (the default) shrinks every sample count (about a minute on two CPU cores) and uses the model's shipped boundaries
 instead of fitting new ones.
 """
 
@@ -19,8 +19,10 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..analysis import linearity, measure_edits
+from ..analysis.editability import measure_visible
 from ..directions import Direction, autolabel, fit_boundary, ganspace, load_bundled, sefa
 from ..edit import ascend, ascend_path, describe_layers, labelled_grid, move, strength_labels
 from ..edit.masked import inpaint, rect_mask
@@ -58,17 +60,18 @@ class DemoSizes:
     morph_frames: int
     ascent_samples: int
     ascent_step: float
+    visible_samples: int
 
     @classmethod
     def full(cls) -> "DemoSizes":
         return cls(32, 1000, 4000, ("smile", "age", "glasses", "yaw", "hair_color", "background"), 96,
                    ("yaw", "face_size", "hat", "smile", "background", "light"), 32, 6, 32, 20000, 4, 100, 200, 150, 24,
-                   16, 0.5)
+                   16, 0.5, 200)
 
     @classmethod
     def quick(cls) -> "DemoSizes":
         return cls(16, 200, 0, ("smile", "glasses", "yaw"), 16, ("yaw", "smile", "background"), 8, 4, 8, 5000, 2,
-                   20, 30, 30, 10, 6, 0.5)
+                   20, 30, 30, 10, 6, 0.5, 64)
 
 
 # Pairs whose ground-truth factors are correlated by design (docs/synthfaces.md): edit the first, keep the second.
@@ -87,7 +90,7 @@ class DemoContext:
     numbers: dict = field(default_factory=dict)
 
     def flag(self) -> str:
-        return " --quick" if self.quick else ""
+        return "" if self.quick else " --full"
 
 
 def _spread(scorer: Scorer, scores: dict[str, np.ndarray], name: str) -> float:
@@ -142,8 +145,8 @@ def section_boundaries(ctx: DemoContext, report: Report, s: Section) -> None:
     if n == 0:
         ctx.directions = load_bundled(ctx.model)
         if not ctx.directions:
-            raise GanlensError(f"{ctx.model} ships no boundaries; run without --quick to fit them")
-        report.text(s, f"--quick: the {len(ctx.directions)} boundaries shipped with {ctx.model}, with the accuracies "
+            raise GanlensError(f"{ctx.model} ships no boundaries; run with --full to fit them")
+        report.text(s, f"The quick run shows the {len(ctx.directions)} boundaries shipped with {ctx.model}, with the accuracies "
                        "measured when they were fitted (InterFaceGAN recipe, linear SVM in W).")
         source = "shipped"
     else:
@@ -193,7 +196,33 @@ def section_edits(ctx: DemoContext, report: Report, s: Section) -> None:
     for a in ctx.sizes.edit_attributes:
         if a in ctx.directions:
             report.figure(s, _edit_grid(ctx, ctx.directions[a], codes, strengths, a), f"edit_{a}.png", f"edit: {a}")
+    _visible_table(ctx, report, s, {a: ctx.directions[a] for a in ctx.sizes.edit_attributes if a in ctx.directions},
+                   "edits")
     report.command(s, f"ganlens edit --model {ctx.model} -d smile --seeds 10-12 --strengths -3,-1.5,0,1.5,3 --out smile.png")
+
+
+VISIBLE_STRENGTH = 2.5
+
+
+def _visible_table(ctx: DemoContext, report: Report, s: Section, directions: dict[str, Direction], key: str) -> None:
+    """How often each edit changes what a person sees, by the main and the guard predictor (and both)."""
+    n, guard = ctx.sizes.visible_samples, default_guard(ctx.model)
+    readers = [ctx.model] + ([guard] if guard else [])
+    codes = ctx.G.sample(n, seed=1)
+    rows, numbers = [], {}
+    for a, d in directions.items():
+        r = measure_visible(ctx.G, codes, d, a, readers, strength=VISIBLE_STRENGTH)
+        per = [r.per_predictor[x] for x in readers]
+        rows.append((a, r.eligible, *per, r.share if len(readers) > 1 else per[0]))
+        numbers[a] = {"eligible": r.eligible, "visible_share": r.share, "per_predictor": r.per_predictor}
+    ctx.numbers[f"visible_{key}"] = numbers
+    report.text(s, f"Visible change at +{VISIBLE_STRENGTH} σ (σ: the spread of {n} fresh samples, seed 1, along the "
+                   "direction): for a binary attribute, the share of samples lacking it (p < 0.5) that have it after "
+                   "(p >= 0.5); for a continuous one, of the samples not within 20 % of the top of the range, the "
+                   "share that rises by >= 15 % of the range. 'both': the share where every reader agrees, among the "
+                   "samples every reader counts.")
+    report.table(s, ["attribute", "samples counted"] + [f"visible ({x})" for x in readers] +
+                 (["visible (both)"] if len(readers) > 1 else []), [r if len(readers) > 1 else r[:-1] for r in rows])
 
 
 def section_gradient(ctx: DemoContext, report: Report, s: Section) -> None:
@@ -204,17 +233,16 @@ def section_gradient(ctx: DemoContext, report: Report, s: Section) -> None:
         return
     n = ctx.sizes.leakage_samples
     report.text(s, "The shipped layer-wise gradient directions: each is the mean unit gradient of the predictor's "
-                   "score with respect to the w's of its layer range and moves only those; strength is in W units. "
-                   f"Edit success: the share of {n} fresh samples (seed 1) whose attribute rose at +3, measured now; "
-                   "beside it the same on 500 samples, recorded when the file was made. Moves are in spreads of the "
-                   "attribute's scores.")
+                   "score with respect to the w's of its layer range and moves only those. First table: at +3 (W "
+                   f"units) over {n} fresh samples (seed 1), the mean move of the target attribute and of the others, "
+                   "in spreads of their scores.")
     rep = measure_edits(G, list(shipped.values()), ctx.scorer, strengths=[3.0], num_samples=n, seed=1)
-    success, (own, others) = rep.success(3.0), rep.selectivity(3.0)
-    rows = [(a, describe_layers(d.layers, G.num_ws), success[d.name], d.metrics.get("edit_at_3", {}).get("success"),
-             float(own[i]), float(others[i])) for i, (a, d) in enumerate(shipped.items())]
-    ctx.numbers["gradient_directions"] = {r[0]: {"layers": r[1], "success_at_3": r[2]} for r in rows}
-    report.table(s, ["attribute", "layers", f"edit success (+3, {n} samples)", "recorded (500)", "target move",
-                     "others' mean |move|"], rows)
+    own, others = rep.selectivity(3.0)
+    rows = [(a, describe_layers(d.layers, G.num_ws), float(own[i]), float(others[i]))
+            for i, (a, d) in enumerate(shipped.items())]
+    ctx.numbers["gradient_directions"] = {r[0]: {"layers": r[1], "target_move_at_3": r[2]} for r in rows}
+    report.table(s, ["attribute", "layers", "target move", "others' mean |move|"], rows)
+    _visible_table(ctx, report, s, shipped, "gradient")
     codes = G.sample(3, seed=10)
     for a in ctx.sizes.edit_attributes:
         if a in shipped:
@@ -492,9 +520,9 @@ SECTIONS: tuple[tuple[str, str, Callable], ...] = (
 )
 
 
-def run_demo(out: str | Path, model: str = "synthfaces64", quick: bool = False,
-             log: Callable[[str], None] = print) -> Path:
-    """Run every section on `model` and write `out/index.html`; returns its path.
+def run_demo(out: str | Path, model: str = "synthfaces64", quick: bool = True,
+             log: Callable[[str], None] = print, progress: bool = True) -> Path:
+    """Run every section on `model` and write `out/index.html`; returns its path (`quick=False`: the full run).
 
     A section that fails is reported in the page (with its error) and the rest still run.
 
@@ -509,7 +537,9 @@ def run_demo(out: str | Path, model: str = "synthfaces64", quick: bool = False,
                     f"Everything below was computed by `ganlens demo{ctx.flag()}` on this machine "
                     f"({torch.get_num_threads()} torch threads, torch {torch.__version__}).")
     failed = []
-    for i, (key, title, fn) in enumerate(SECTIONS, 1):
+    bar = tqdm(SECTIONS, desc="demo", unit="section", disable=not progress)
+    for i, (key, title, fn) in enumerate(bar, 1):
+        bar.set_postfix_str(title)
         log(f"[{i}/{len(SECTIONS)}] {title} ...")
         s = report.section(key, title)
         t0 = time.perf_counter()
@@ -523,6 +553,7 @@ def run_demo(out: str | Path, model: str = "synthfaces64", quick: bool = False,
         s.seconds = time.perf_counter() - t0
         report.write()
         log(f"    done in {s.seconds:.1f} s")
+    bar.close()
     total = time.perf_counter() - t_start
     end = report.section("timing", "Timing")
     report.table(end, ["section", "seconds"], [(x.title, float(x.seconds or 0)) for x in report.sections[:-1]] +
