@@ -121,9 +121,8 @@ def pack(args: argparse.Namespace) -> None:
 
 
 def status(_: argparse.Namespace) -> None:
-    log = RUN / "log.jsonl"
-    if log.exists():
-        print(log.read_text().splitlines()[-1])
+    lines = (RUN / "log.jsonl").read_text().splitlines() if (RUN / "log.jsonl").exists() else []
+    print(lines[-1] if lines else "no snapshot logged yet")
     pid = RUN / "pid"
     if pid.exists():
         alive = Path(f"/proc/{pid.read_text().strip()}").exists()

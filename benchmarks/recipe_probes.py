@@ -98,9 +98,11 @@ def evaluate(args: argparse.Namespace) -> None:
         coverage_part(G, fake, real, factors, row)
         speed_part(G, row)
         edits_part(G, row, attributes=("glasses", "smile"), test_samples=args.edit_n)
+        on_curve = snaps[:: max(1, len(snaps) // 8)]
+        on_curve += [] if on_curve[-1] == snaps[-1] else [snaps[-1]]
         row["curve"] = [{"kimg": snapshot_kimg(p), "predictor_fd": predictor_fd(ganlens.load(str(p)), real_curve,
                                                                                    args.curve_n, embed)}
-                        for p in snaps[:: max(1, len(snaps) // 8)] + ([snaps[-1]] if len(snaps) % 8 else [])]
+                        for p in on_curve]
         curves[name] = ([c["kimg"] for c in row["curve"]], [c["predictor_fd"] for c in row["curve"]])
         results["probes"][name] = row
         grids.append(make_grid(fake[:16], ncols=4))
