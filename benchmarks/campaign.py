@@ -14,6 +14,10 @@ Everything lives at one fixed path, replaced each time: campaign/synthfaces64-v2
 The working run is runs/campaign (ignored by git); `start` unpacks the committed state there when it is missing,
 renders the training set when data/ lacks it, and launches the run with --max-minutes so it snapshots and stops
 by itself before the stint ends.
+
+Keep the cores free while it runs: a 2-thread run with anything else busy on the CPU crawls (stint 1: a test run at
+nice 19 beside it cut it from about 180 to about 25 kimg/h, its threads waiting on each other), so do CPU-heavy
+work before `start` or after the run stops, or give the run `--threads 1` in recipe.json for a stint that must share.
 """
 
 from __future__ import annotations
