@@ -30,7 +30,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "campaign" / "synthfaces64-v2"
@@ -69,7 +68,7 @@ def start(args: argparse.Namespace) -> None:
     print(f"started (pid {proc.pid}): {' '.join(cmd)}")
 
 
-def curve_point(snapshot: Path, real_feats: np.ndarray, real_scores: dict, embed, scorer, n: int) -> dict:
+def curve_point(snapshot: Path, real_feats: np.ndarray, real_scores: dict, scorer, n: int) -> dict:
     import ganlens
     from ganlens.metrics.fid import frechet_distance
     from scipy.stats import wasserstein_distance
@@ -78,7 +77,7 @@ def curve_point(snapshot: Path, real_feats: np.ndarray, real_scores: dict, embed
     fake = G.render(G.sample(n, seed=0), batch_size=250, precision="bf16")
     s = scorer(fake)
     return {"kimg": G.provenance["training"]["kimg"], "wall_s": G.provenance["training"]["wall_time_s"],
-            "predictor_fd": frechet_distance(embed(fake), real_feats),
+            "predictor_fd": frechet_distance(scorer.features(fake), real_feats),
             "glasses_rate": float((s["glasses"] > 0).mean()), "beard_rate": float((s["beard"] > 0).mean()),
             "yaw_w1_over_range": float(wasserstein_distance(s["yaw"], real_scores["yaw"]) / 2)}
 
@@ -96,17 +95,12 @@ def pack(args: argparse.Namespace) -> None:
     curve = json.loads(curve_path.read_text()) if curve_path.exists() else {"n": args.n, "points": []}
     done = {p["kimg"] for p in curve["points"]}
     scorer = load_scorer("synthfaces64")
-
-    def embed(images: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return np.concatenate([scorer.embed(images[i : i + 500]).numpy() for i in range(0, len(images), 500)])
-
     real = render_batch(sample_factors(curve["n"], 777), size=64)
-    real_feats, real_scores = embed(real), scorer(real)
+    real_feats, real_scores = scorer.features(real), scorer(real)
     snaps = sorted(RUN.glob("snapshot-*.safetensors"))
     todo = [p for p in snaps if round(float(p.stem.split("-")[1][:-4]), 2) not in done]
     for p in todo[-args.max_points:]:
-        point = curve_point(p, real_feats, real_scores, embed, scorer, curve["n"])
+        point = curve_point(p, real_feats, real_scores, scorer, curve["n"])
         curve["points"].append(point)
         print(point, flush=True)
     curve["points"].sort(key=lambda p: p["kimg"])

@@ -110,13 +110,7 @@ def domain_part(fake: np.ndarray, real: np.ndarray, other: np.ndarray, result: d
     from ganlens.scorers import load_scorer
 
     scorer = load_scorer("synthfaces64")
-
-    def feats(images: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return np.concatenate([scorer.embed(images[i : i + 500]).numpy() for i in range(0, len(images), 500)]
-                                  ).astype(np.float64)
-
-    f_fake, f_real, f_other = feats(fake), feats(real), feats(other)
+    f_fake, f_real, f_other = scorer.features(fake), scorer.features(real), scorer.features(other)
     fd, floor = frechet_distance(f_fake, f_real), frechet_distance(f_other, f_real)
     pr, pr_floor = precision_recall(f_real, f_fake), precision_recall(f_real, f_other)
     result["domain"] = {"predictor_fd": fd, "predictor_fd_floor": floor, "precision": pr["precision"],

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,11 +69,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from model_quality import coverage_part, domain_part, edits_part, speed_part
 
     scorer = load_scorer("synthfaces64")
-
-    def embed(images: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return np.concatenate([scorer.embed(images[i : i + 500]).numpy() for i in range(0, len(images), 500)])
-
+    embed = scorer.features
     factors = sample_factors(args.n, 777)
     real = render_batch(factors, size=64)
     other = render_batch(sample_factors(args.n, 778), size=64)

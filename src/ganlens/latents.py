@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .errors import LatentError
-from .io.files import atomic_write_bytes, npz_problem
+from .io.files import atomic_write_bytes, vet_archive
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models.stylegan2 import Generator
@@ -134,16 +134,7 @@ class LatentCode:
         """
         path = Path(path)
         expected = "expected a ganlens latent file (.npz written by `ganlens sample --save-latents`, `invert`, ...)"
-        if not path.exists():
-            raise LatentError(f"latent file not found: {path}")
-        if not path.is_file():
-            raise LatentError(f"{path} is a folder; {expected}")
-        try:
-            problem = npz_problem(path)
-        except OSError as exc:
-            raise LatentError(f"cannot read latent file {path}: {exc.strerror or exc}") from exc
-        if problem:
-            raise LatentError(f"cannot read latent file {path}: {problem}; {expected}")
+        vet_archive(path, "latent file", expected, LatentError)
         try:
             with np.load(path, allow_pickle=False) as data:
                 if "tensor" not in data.files or "header" not in data.files:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GanlensError
-from ..io.files import atomic_write_bytes, json_default, npz_problem
+from ..io.files import atomic_write_bytes, json_default, npz_problem, vet_archive
 
 SPACES = ("z", "w", "w+")
 FORMAT = "ganlens.Direction"
@@ -177,21 +177,9 @@ class Direction:
             GanlensError: missing file, unreadable file, or not a direction.
         """
         path = Path(path)
-        if not path.exists():
-            raise GanlensError(f"direction file not found: {path}")
-        if path.is_dir():
-            raise GanlensError(f"{path} is a folder; expected a direction file (.npz)")
         expected = "expected a ganlens direction file (.npz from `ganlens boundary` / `discover`) or an .npy vector"
-        try:
-            if path.suffix.lower() == ".npy":
-                with open(path, "rb") as f:
-                    problem = None if f.read(6) == b"\x93NUMPY" else "not a .npy array"
-            else:
-                problem = npz_problem(path)
-        except OSError as exc:
-            raise GanlensError(f"cannot read direction file {path}: {exc.strerror or exc}") from exc
-        if problem:
-            raise GanlensError(f"cannot read direction file {path}: {problem}; {expected}")
+        vet_archive(path, "direction file", expected, GanlensError,
+                    problem=_npy_problem if path.suffix.lower() == ".npy" else npz_problem)
         try:
             if path.suffix.lower() == ".npy":
                 vec = np.load(path, allow_pickle=False)
@@ -232,3 +220,9 @@ def load_directions(folder: str | Path) -> list[Direction]:
     if not files:
         raise GanlensError(f"no direction files (*.npz) in {folder}")
     return [Direction.load(f) for f in files]
+
+
+def _npy_problem(path: Path) -> str | None:
+    """Why `path` cannot be a .npy array (judged from its magic bytes), None if it may be one."""
+    with open(path, "rb") as f:
+        return None if f.read(6) == b"\x93NUMPY" else "not a .npy array"

@@ -107,3 +107,18 @@ def npz_problem(path: str | Path) -> str | None:
     if magic == b"PK\x03\x04":  # every .npz is a zip archive
         return None
     return "it is a .npy array" if magic == b"\x93NUM" else "it is empty" if not magic else "not an .npz archive"
+
+
+def vet_archive(path: Path, what: str, expected: str, error: type[Exception], problem=npz_problem) -> None:
+    """Raise `error` naming `path` and what was expected when it is missing, a folder, unreadable, or (by
+    `problem`, default `npz_problem`) not the kind of file wanted; `what` names it ('latent file')."""
+    if not path.exists():
+        raise error(f"{what} not found: {path}")
+    if not path.is_file():
+        raise error(f"{path} is a folder; {expected}")
+    try:
+        found = problem(path)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if found:
+        raise error(f"cannot read {what} {path}: {found}; {expected}")

@@ -89,11 +89,16 @@ def probe_image(path: str | Path) -> tuple[int, int]:
                            f"decompression bomb ({exc})") from exc
     except Exception as exc:
         raise GanlensError(f"cannot read image {path}: {exc}") from exc
-    if size[0] * size[1] > MAX_IMAGE_PIXELS:
-        raise GanlensError(f"{path}: {size[0]}x{size[1]} is too large (limit {MAX_IMAGE_PIXELS} pixels)")
-    if size[0] < 2 or size[1] < 2:
-        raise GanlensError(f"{path}: {size[0]}x{size[1]} is too small to be an image worth inverting")
+    _check_size(path, *size)
     return size
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    """Refuse an image too large (a possible decompression bomb) or too small to be worth inverting."""
+    if width * height > MAX_IMAGE_PIXELS:
+        raise GanlensError(f"{path}: {width}x{height} is too large (limit {MAX_IMAGE_PIXELS} pixels)")
+    if width < 2 or height < 2:
+        raise GanlensError(f"{path}: {width}x{height} is too small to be an image worth inverting")
 
 
 def load_image(path: str | Path, size: int | None = None) -> np.ndarray:
@@ -107,10 +112,7 @@ def load_image(path: str | Path, size: int | None = None) -> np.ndarray:
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         with Image.open(path) as im:
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise GanlensError(f"{path}: {im.width}x{im.height} is too large (limit {MAX_IMAGE_PIXELS} pixels)")
-            if im.width < 2 or im.height < 2:
-                raise GanlensError(f"{path}: {im.width}x{im.height} is too small to be an image worth inverting")
+            _check_size(path, im.width, im.height)
             im.load()
             pil = _to_rgb(im)
     except GanlensError:

@@ -82,6 +82,13 @@ class PredictorScorer(Scorer):
         return self.model.embed(self._prepare(images))
 
     @torch.no_grad()
+    def features(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        """The 128-d penultimate features of many images [N, 128] (float64), in batches: the space of the
+        domain-aware Fréchet distance and precision / recall."""
+        return np.concatenate([self.embed(images[i : i + batch_size]).float().cpu().numpy()
+                               for i in range(0, len(images), batch_size)]).astype(np.float64)
+
+    @torch.no_grad()
     def _score_batch(self, images) -> dict[str, np.ndarray]:
         s = self.score_tensor(images).float().cpu().numpy()
         return {a: s[:, i] for i, a in enumerate(self.names)}
