@@ -144,6 +144,15 @@ def test_labelled_grid_has_the_right_size():
     assert strength_labels([-3, 0, 1.5]) == ["-3", "0", "+1.5"]
 
 
+def test_a_title_wider_than_the_tiles_is_drawn_whole():
+    images = np.full((2, 16, 16, 3), 128, np.uint8)
+    grid = labelled_grid(images, 2, row_labels=["seed 10"], title="smile | age fixed, layers 5-9")
+    band = grid[: grid.shape[0] - 16 - 4]  # the title band above the tiles
+    ink = np.nonzero((band < 100).any(axis=(0, 2)))[0]
+    assert ink.size and ink.max() < grid.shape[1] - 2  # the last letter ends before the right edge
+    assert grid.shape[1] > make_grid(images, ncols=2, pad=2).shape[1] + 100  # the grid widened for it
+
+
 def test_parse_strengths():
     assert parse_strengths("-3:3:7") == [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
     assert parse_strengths("-2, 0,2") == [-2.0, 0.0, 2.0] and parse_strengths("1.5") == [1.5]

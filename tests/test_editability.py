@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ganlens
-from ganlens.analysis.editability import visible_change, visible_edit_share
+from ganlens.analysis.editability import read_changes, visible_change, visible_edit_share
 from ganlens.scorers.base import AttributeInfo, CallableScorer
 
 SCORER = CallableScorer(lambda x: {}, [AttributeInfo("glasses", "binary"), AttributeInfo("smile", "continuous", -1, 1)])
@@ -30,6 +30,21 @@ def test_continuous_rule_needs_room_and_a_move_of_15_percent_of_the_range():
     assert visible.tolist() == [True, False, True, False]
     eligible, _ = visible_change(SCORER, "smile", before, after, sign=-1)
     assert eligible.tolist() == [False, True, True, True]
+
+
+def test_one_image_change_is_visible_only_when_every_reader_sees_it():
+    guard = CallableScorer(lambda x: {}, [AttributeInfo("smile", "continuous", -1, 1)])  # reads smile only
+    readers = {"main": SCORER, "guard": guard}
+    before = {"main": {"glasses": -2.0, "smile": -0.5}, "guard": {"smile": -0.4}}
+    after = {"main": {"glasses": 2.0, "smile": 0.0}, "guard": {"smile": -0.3}}
+    out = read_changes(readers, before, after)
+    assert out["glasses"] == {"way": "up", "visible": True, "readers": {"main": True}}  # the guard cannot read it
+    assert out["smile"] == {"way": "up", "visible": False, "readers": {"main": True, "guard": False}}
+    after["guard"]["smile"] = 0.1
+    assert read_changes(readers, before, after)["smile"]["visible"]
+    assert read_changes(readers, before, before) == {}  # nothing moved
+    down = read_changes(readers, after, before)
+    assert down["glasses"]["way"] == "down" and down["glasses"]["visible"]
 
 
 def test_share_is_high_for_a_strong_edit_and_near_zero_for_a_tiny_one():

@@ -170,6 +170,17 @@ def test_bad_parameters_get_clear_errors_and_change_nothing(client: TestClient, 
     assert after["state"] == view["state"] and after["image"] == view["image"]
 
 
+def test_the_read_out_marks_a_visible_change_under_both_predictors(client: TestClient) -> None:
+    view = new_session(client)
+    assert view["visible"] == {}  # the unedited image: nothing changed
+    edited = client.post(f"/api/sessions/{view['session']}/edit", json={"strengths": {"attr:age": 3.0}}).json()
+    age = edited["visible"]["age"]
+    assert age == {"way": "up", "visible": True, "readers": {"predictor": True, "synthfaces64-independent": True}}
+    assert edited["scores"]["age"] > view["scores"]["age"]
+    tiny = client.post(f"/api/sessions/{view['session']}/edit", json={"strengths": {"attr:age": 0.05}}).json()
+    assert not tiny["visible"]["age"]["visible"]
+
+
 def test_climb_raises_one_attribute_holds_the_ticked_one_and_undoes(client: TestClient) -> None:
     view = new_session(client)
     sid, seed_scores = view["session"], view["state"]["base_scores"]

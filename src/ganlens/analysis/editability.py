@@ -54,6 +54,30 @@ def visible_change(scorer: Scorer, attribute: str, before: dict, after: dict, si
     return a > info.low + room * span, (a - b) >= min_change * span
 
 
+def read_changes(scorers: dict[str, Scorer], before: dict[str, dict], after: dict[str, dict],
+                 min_change: float = 0.15, room: float = 0.2) -> dict[str, dict]:
+    """One image before and after an edit, read by several predictors (label → scorer; the first is the main one;
+    `before` / `after`: label → that predictor's raw scores of the image). For each of the main predictor's
+    attributes that moved: the way it moved ('up' / 'down', as the main predictor reads it), whether each
+    predictor that reads the attribute sees a visible change (`visible_change`), and `visible`: all of them do."""
+    (main_label, main), *_ = scorers.items()
+    out = {}
+    for attr in main.names:
+        a = main.readable({attr: [before[main_label][attr]]})[attr][0]
+        b = main.readable({attr: [after[main_label][attr]]})[attr][0]
+        if a == b:
+            continue
+        sign = 1.0 if b > a else -1.0
+        readers = {}
+        for label, scorer in scorers.items():
+            if attr in scorer.names and label in before and label in after:
+                eligible, visible = visible_change(scorer, attr, {attr: [before[label][attr]]},
+                                                   {attr: [after[label][attr]]}, sign, min_change, room)
+                readers[label] = bool(eligible[0] and visible[0])
+        out[attr] = {"way": "up" if sign > 0 else "down", "visible": all(readers.values()), "readers": readers}
+    return out
+
+
 def direction_spread(codes: LatentCode, direction: Direction) -> float:
     """σ: the standard deviation of the codes' projections on the direction (its unit of edit distance)."""
     v = torch.as_tensor(np.asarray(direction.vector, np.float32))

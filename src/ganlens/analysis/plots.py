@@ -5,21 +5,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..errors import GanlensError
+from ..io.text import label_font, text_size
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (150, 150, 150)
 NEG, POS = np.array([49, 99, 171]), np.array([189, 33, 48])  # blue / red ends of the colour scale
-
-
-def _font() -> ImageFont.ImageFont:
-    return ImageFont.load_default()
-
-
-def _text_size(text: str) -> tuple[int, int]:
-    box = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=_font())
-    return box[2] - box[0], box[3] - box[1]
 
 
 def _colour(v: float, vmin: float, vmax: float, diverging: bool) -> tuple[int, int, int]:
@@ -71,25 +63,25 @@ def heatmap(
         diverging = lo < 0 < hi
     cw, ch = cell
     margin = 6
-    left = max(_text_size(r)[0] for r in rows) + 2 * margin
-    col_h = max(_text_size(c)[0] for c in cols) + 2 * margin
-    title_h = _text_size(title or "A")[1] + 2 * margin if title else 0
-    width = max(left + cw * len(cols) + margin, _text_size(title)[0] + 2 * margin if title else 0)
+    left = max(text_size(r)[0] for r in rows) + 2 * margin
+    col_h = max(text_size(c)[0] for c in cols) + 2 * margin
+    title_h = text_size(title or "A")[1] + 2 * margin if title else 0
+    width = max(left + cw * len(cols) + margin, text_size(title)[0] + 2 * margin if title else 0)
     height = title_h + col_h + ch * len(rows) + margin
     img = Image.new("RGB", (width, height), WHITE)
     draw = ImageDraw.Draw(img)
-    font = _font()
+    font = label_font()
     if title:
         draw.text((margin, margin), title, fill=BLACK, font=font)
     top = title_h + col_h
     for j, c in enumerate(cols):  # rotated column labels
-        tw, th = _text_size(c)
+        tw, th = text_size(c)
         label = Image.new("RGB", (tw + 2, th + 4), WHITE)
         ImageDraw.Draw(label).text((0, 0), c, fill=BLACK, font=font)
         label = label.rotate(90, expand=True)
         img.paste(label, (left + j * cw + (cw - label.width) // 2, top - label.height - margin // 2))
     for i, r in enumerate(rows):
-        draw.text((margin, top + i * ch + (ch - _text_size(r)[1]) // 2), r, fill=BLACK, font=font)
+        draw.text((margin, top + i * ch + (ch - text_size(r)[1]) // 2), r, fill=BLACK, font=font)
         row_max = int(np.nanargmax(v[i])) if highlight_max and np.isfinite(v[i]).any() else -1
         for j in range(len(cols)):
             x0, y0 = left + j * cw, top + i * ch
@@ -98,7 +90,7 @@ def heatmap(
             if j == row_max:
                 draw.rectangle([x0, y0, x0 + cw - 1, y0 + ch - 1], outline=BLACK, width=2)
             text = fmt.format(v[i, j]) if np.isfinite(v[i, j]) else "–"
-            tw, th = _text_size(text)
+            tw, th = text_size(text)
             dark = sum(colour) < 380
             draw.text((x0 + (cw - tw) // 2, y0 + (ch - th) // 2), text, fill=WHITE if dark else BLACK, font=font)
     return np.asarray(img, dtype=np.uint8)
@@ -133,15 +125,15 @@ def bar_panels(
     if limits is not None and not limits[0] < limits[1]:
         raise GanlensError(f"limits must be (low, high) with low < high, got {limits}")
     margin = 6
-    left = max(_text_size(lab)[0] for lab in labels) + 2 * margin
-    num_w = _text_size("-0.000")[0] + margin
+    left = max(text_size(lab)[0] for lab in labels) + 2 * margin
+    num_w = text_size("-0.000")[0] + margin
     panel_w = width + num_w + 2 * margin
-    head = _text_size("A")[1] + 2 * margin
+    head = text_size("A")[1] + 2 * margin
     title_h = head if title else 0
-    canvas_w = max(left + panel_w * len(series), _text_size(title)[0] + 2 * margin if title else 0)
+    canvas_w = max(left + panel_w * len(series), text_size(title)[0] + 2 * margin if title else 0)
     img = Image.new("RGB", (canvas_w, title_h + head + bar_h * len(labels) + margin), WHITE)
     draw = ImageDraw.Draw(img)
-    font = _font()
+    font = label_font()
     if title:
         draw.text((margin, margin), title, fill=BLACK, font=font)
     for p, (name, vals) in enumerate(series.items()):
@@ -203,13 +195,13 @@ def line_chart(
     pad = 0.05 * (y_hi - y_lo)
     y_lo, y_hi = y_lo - pad, y_hi + pad
     margin, w, h = 8, size[0], size[1]
-    left = _text_size("-00000")[0] + 2 * margin
-    title_h = _text_size("A")[1] + 2 * margin
-    legend_h = (_text_size("A")[1] + 4) * len(pts) + margin
-    bottom = 2 * (_text_size("A")[1] + margin)
+    left = text_size("-00000")[0] + 2 * margin
+    title_h = text_size("A")[1] + 2 * margin
+    legend_h = (text_size("A")[1] + 4) * len(pts) + margin
+    bottom = 2 * (text_size("A")[1] + margin)
     img = Image.new("RGB", (left + w + 2 * margin, title_h + h + bottom + legend_h), WHITE)
     draw = ImageDraw.Draw(img)
-    font = _font()
+    font = label_font()
     draw.text((margin, margin), title, fill=BLACK, font=font)
 
     def to_px(x: float, y: float) -> tuple[float, float]:
@@ -223,8 +215,8 @@ def line_chart(
         draw.text((margin, py - 5), label, fill=BLACK, font=font)
         xv = x_lo + frac * (x_hi - x_lo)
         px, _ = to_px(xv, y_lo)
-        draw.text((px - _text_size(f"{xv:.4g}")[0] / 2, title_h + h + 3), f"{xv:.4g}", fill=BLACK, font=font)
-    draw.text((left + w / 2 - _text_size(xlabel)[0] / 2, title_h + h + margin + 10), xlabel, fill=BLACK, font=font)
+        draw.text((px - text_size(f"{xv:.4g}")[0] / 2, title_h + h + 3), f"{xv:.4g}", fill=BLACK, font=font)
+    draw.text((left + w / 2 - text_size(xlabel)[0] / 2, title_h + h + margin + 10), xlabel, fill=BLACK, font=font)
     if reference is not None:
         ry = np.log10(reference) if log_y else reference
         _, py = to_px(x_lo, ry)
@@ -237,7 +229,7 @@ def line_chart(
             draw.line(coords, fill=colour, width=2)
         for cx, cy in coords if len(coords) <= 40 else []:
             draw.ellipse([cx - 2, cy - 2, cx + 2, cy + 2], fill=colour)
-        ly = title_h + h + bottom + i * (_text_size("A")[1] + 4)
+        ly = title_h + h + bottom + i * (text_size("A")[1] + 4)
         draw.rectangle([left, ly + 3, left + 14, ly + 7], fill=colour)
         draw.text((left + 20, ly), name + (f"  ({ylabel})" if ylabel and i == 0 else ""), fill=BLACK, font=font)
     return np.asarray(img, dtype=np.uint8)

@@ -175,8 +175,9 @@ def fit_boundary(
     return Direction(
         vector=coef / norm, space=space, layers=layers, bias=float(clf.intercept_[0]) / norm, method="svm",
         attribute=attribute, metrics=metrics, model=model, num_ws=n_ws or num_ws,
-        provenance={"ratio": None if count is not None else ratio, "count": count, "split": split, "seed": seed,
-                    "binary": bool(binary)},
+        # The values used, not the arguments: `count` is set either way, `ratio` only when it chose the count.
+        provenance={"ratio": None if count is not None else ratio, "count": int(chosen), "split": split, "seed": seed,
+                    "binary": bool(binary), "threshold": thr},
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..errors import GanlensError
 from ..io.images import make_grid
+from ..io.text import label_font, text_size
 
 PAD = 2
 TEXT_MARGIN = 4
@@ -51,17 +52,11 @@ def labelled_grid(
     if images.shape[3] == 1:
         images = images.repeat(3, axis=3)
     body = make_grid(images, ncols=ncols, pad=PAD)
-    font = ImageFont.load_default()
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-
-    def size(text: str) -> tuple[int, int]:
-        box = probe.textbbox((0, 0), text, font=font)
-        return box[2] - box[0], box[3] - box[1]
-
+    font, size = label_font(), text_size
     line_h = size("-0.123456789Ag")[1] + 2 * TEXT_MARGIN
     top = (line_h if col_labels is not None else 0) + (line_h if title else 0)
     left = max((size(t)[0] for t in row_labels), default=0) + 2 * TEXT_MARGIN if row_labels is not None else 0
-    width = max(left + body.shape[1], size(title)[0] + 2 * TEXT_MARGIN if title else 0)
+    width = max(left + body.shape[1], left + PAD + size(title)[0] + TEXT_MARGIN if title else 0)
     canvas = Image.new("RGB", (width, top + body.shape[0]), (255, 255, 255))
     canvas.paste(Image.fromarray(body), (left, top))
     draw = ImageDraw.Draw(canvas)

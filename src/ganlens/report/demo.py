@@ -36,6 +36,7 @@ from ..models import load
 from ..models.stylegan2 import Generator
 from ..scorers import Scorer, default_guard, load_scorer
 from ..scoring import score
+from ..synthdata.factors import FACTORS
 from .html import Report, Section
 
 
@@ -285,6 +286,10 @@ def section_conditional(ctx: DemoContext, report: Report, s: Section) -> None:
     ctx.numbers["conditional"] = {r[0]: r[1:] for r in rows}
     report.table(s, ["edit", "Δ edited (uncond.)", "Δ kept (uncond.)", "Δ edited (cond.)", "Δ kept (cond.)",
                      "angle between normals °"], rows)
+    worse = [f"{r[0]}: {abs(r[4]):.2f} vs {abs(r[2]):.2f}" for r in rows if abs(r[4]) > abs(r[2])]
+    if worse:
+        report.text(s, "Not reproduced here (InterFaceGAN: conditioning leaves the kept attribute alone): the kept "
+                       "attribute moved more with conditioning than without, " + "; ".join(worse) + ".", cls="note")
     report.command(s, f"ganlens edit --model {ctx.model} -d glasses -c age --seeds 10-12 --strengths -3,0,3 --out glasses_not_age.png")
 
 
@@ -330,6 +335,12 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
     report.table(s, ["edit", "Δ edited (free)", "Δ kept (free)", "Δ edited (kept)", "Δ kept (kept)", "cut",
                      "target kept"] + (["Δ kept (free), 2nd reader", "Δ kept (kept), 2nd reader", "cut, 2nd reader"]
                                        if reader else []), rows)
+    worse = [f"{r[0]} ({r[8]:+.2f} std with it kept vs {r[7]:+.2f} free)" for r in rows
+             if reader and abs(r[8]) > max(abs(r[7]), 0.1)]  # 0.1 std: noise, as above
+    if worse:
+        report.text(s, "Not reproduced under the second reader: holding the attribute under the predictor it climbs "
+                       "moved it more, as the reader that did not steer sees it, for " + "; ".join(worse) + ".",
+                    cls="note")
     shown, distances = G.sample(3, seed=10), [0.0, 1.5, 3.0]
     grids = []
     for keep in ([], ["age"]):
@@ -356,13 +367,36 @@ def section_layers(ctx: DemoContext, report: Report, s: Section) -> None:
                   vmin=0, vmax=1, highlight_max=True)
     report.figure(s, pic, "layers.png", "HiGAN layer-wise analysis: each attribute's boundary applied to one group of "
                   "layers at a time (strength 2); 1 = the group that changes the attribute most", scale=2)
-    ctx.numbers["layers"] = rep.best()
-    report.table(s, ["attribute", "strongest layer group"], list(rep.best().items()),
-                 caption=f"{ctx.sizes.layer_samples} fresh samples per cell")
+    best = rep.best()
+    ctx.numbers["layers"] = best
+    levels = {f.name: f.level for f in FACTORS}
+    rows, misses = [], []
+    for a, group in best.items():
+        level = levels.get(a)
+        want = HIGAN_BAND.get(level)
+        got = _band(rep.groups.index(group), len(rep.groups))
+        rows.append((a, group, level or "?", want or "?", "yes" if want == got else "no" if want else "?"))
+        if want and want != got:
+            misses.append(f"{a} ({level}) is strongest at {group}, in the {got} layers, where HiGAN puts "
+                          f"{level} in the {want} ones")
+    report.table(s, ["attribute", "strongest layer group", "level", "HiGAN's layers for it", "agrees"], rows,
+                 caption=f"{ctx.sizes.layer_samples} fresh samples per cell; early / late: the resolution groups in "
+                         "the first / last 40 % of the way from the lowest to the highest resolution")
     report.text(s, "HiGAN found layout in the early (low-resolution) layers, objects and attributes in the middle and "
-                   "the colour scheme in the late ones; compare the strongest group of each attribute with its level "
-                   "(yaw, face_size: layout; hat: object; smile, age: attribute; background, hair_color, light: colour).")
+                   "the colour scheme in the late ones.")
+    if misses:
+        report.text(s, "Not reproduced on this model: " + "; ".join(misses) + ".", cls="note")
     report.command(s, f"ganlens analyze --model {ctx.model} --directions boundaries/ --out analysis/")
+
+
+HIGAN_BAND = {"layout": "early", "object": "middle", "attribute": "middle", "colour": "late"}
+
+
+def _band(index: int, count: int) -> str:
+    """'early', 'middle' or 'late': where the `index`-th of `count` resolution groups sits in the synthesis
+    network (early / late: the first / last 40 % of the way from the lowest to the highest resolution)."""
+    at = index / max(count - 1, 1)
+    return "early" if at < 0.4 else "late" if at > 0.6 else "middle"
 
 
 def section_discovery(ctx: DemoContext, report: Report, s: Section) -> None:
@@ -411,8 +445,9 @@ def section_inversion(ctx: DemoContext, report: Report, s: Section) -> None:
         m = _metrics(targets, rec)
         rows.append((name, float(m["psnr"].mean()), float(m["ssim"].mean()) if "ssim" in m else float("nan"), secs / n))
     ctx.numbers["inversion"] = {r[0]: {"psnr": r[1], "ssim": r[2]} for r in rows}
-    report.figure(s, make_grid(np.concatenate([targets, enc, hyb]), ncols=n), "inversion.png",
-                  "rows: held-out renders (never seen in training), encoder, hybrid", scale=3)
+    report.figure(s, labelled_grid(np.concatenate([targets, enc, hyb]), n, scale=3,
+                                   row_labels=["held-out render", "encoder", "hybrid"]), "inversion.png",
+                  "held-out renders (never seen in training) and their inversions by the encoder and the hybrid")
     report.table(s, ["method", "PSNR dB", "SSIM", "s / image"], rows, caption=f"{n} renders, seed 31337")
     report.command(s, f"ganlens invert renders/ --model {ctx.model} --method hybrid --steps {ctx.sizes.hybrid_steps} --out inverted/")
     ctx.numbers["_inverted"] = hyb_res.code
@@ -422,9 +457,10 @@ def section_inversion(ctx: DemoContext, report: Report, s: Section) -> None:
     rec = G.render(res.code)
     m = _metrics(photo[None], rec)
     ctx.numbers["photo"] = {"psnr": float(m["psnr"][0]), "how": how}
-    report.figure(s, make_grid(np.stack([photo, rec[0]]), ncols=2), "photo.png",
+    report.figure(s, labelled_grid(np.stack([photo, rec[0]]), 2, col_labels=["photo", "W+ inversion"], scale=3),
+                  "photo.png",
                   f"a real photo (skimage's astronaut, {how}) and its W+ inversion into the cartoon-face model: "
-                  f"PSNR {float(m['psnr'][0]):.1f} dB", scale=3)
+                  f"PSNR {float(m['psnr'][0]):.1f} dB")
     report.text(s, "A photo lies far outside this model's domain: W+ keeps layout and colours but the result is a "
                    "cartoon; editing such a code is not meaningful (Image2StyleGAN §3.2 saw the same for FFHQ).", cls="note")
 

@@ -29,7 +29,7 @@ from ..edit import resolve_layers
 from ..errors import GanlensError, InputError
 from .jobs import InversionJob, UploadError, decode_upload
 from .session import EditState, Session, SessionStore, UnknownSession, with_strengths
-from .studio import Rendered, Studio
+from .studio import Rendered, Studio, readings
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_STRENGTH = 10.0
@@ -125,7 +125,7 @@ class BodyLimit:
 def place(slot: str, code, source: dict, shown: Rendered) -> Callable[[EditState], EditState]:
     """A state change putting `code` in as the main image (slot 'a') or as the second image (slot 'b')."""
     if slot == "a":
-        return lambda s: replace(s, base=code, source=source, base_scores=shown.scores)
+        return lambda s: replace(s, base=code, source=source, base_scores=shown.scores, base_readings=readings(shown))
     return lambda s: replace(s, second=code, second_source=source, second_image=shown.data_url)
 
 
@@ -193,6 +193,7 @@ def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: i
     def render_view(state: EditState) -> dict:
         shown = studio.render(composed(state))
         return {"image": shown.data_url, "scores": shown.scores, "state": state.describe(),
+                "visible": studio.visible_changes(state.base_readings, shown) if state.base_readings else {},
                 "render_ms": round(shown.seconds * 1000, 2)}
 
     def respond(session: Session, version: int, t0: float) -> JSONResponse:
@@ -235,7 +236,7 @@ def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: i
         t0 = time.perf_counter()
         req = req or SeedRequest(seed=7, truncation=0.7)
         code, source, shown = seed_state(req.seed, req.truncation)
-        session = sessions.add(Session(EditState(code, source, shown.scores), render_view))
+        session = sessions.add(Session(EditState(code, source, shown.scores, readings(shown)), render_view))
         return respond(session, session.version, t0)
 
     @app.get("/api/sessions/{sid}")

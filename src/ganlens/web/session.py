@@ -29,7 +29,8 @@ class EditState:
         source: how `base` was made, for the page ({'kind': 'seed', 'seed': 3, 'truncation': 0.7} / 'upload' /
             'climb' with the 'origin' source and the list of 'climbs').
         base_scores: the scorer's read-out of the seed or upload before any edit (the page shows changes against
-            it; a climb bakes the edit into `base` and keeps these).
+            it; a climb bakes the edit into `base` and keeps these). base_readings: the same image read by the
+            scorer and every guard (`Studio.visible_changes` compares against it).
         strengths: slider key → strength (units of the direction's scale). layers: slider key → layer range.
         keep_fixed: attributes whose boundaries the edits are made orthogonal to.
         second: the code of the second image (mix / morph), its source and its picture (a PNG data URL).
@@ -39,6 +40,7 @@ class EditState:
     base: LatentCode
     source: dict
     base_scores: dict[str, float] = field(default_factory=dict)
+    base_readings: dict[str, dict[str, float]] = field(default_factory=dict)
     strengths: dict[str, float] = field(default_factory=dict)
     layers: dict[str, str] = field(default_factory=dict)
     keep_fixed: tuple[str, ...] = ()

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..analysis.editability import read_changes
 from ..directions import Direction, autolabel, load_bundled, load_directions, sefa
 from ..directions.gradient import is_differentiable
 from ..edit import ascend, describe_layers, move, presets
@@ -54,11 +55,13 @@ class Slider:
 
 @dataclass
 class Rendered:
-    """One rendered code: its PNG and its attribute scores (raw: logits for binary attributes)."""
+    """One rendered code: its PNG, its attribute scores (raw: logits for binary attributes) and the guard
+    predictors' scores of it (guard name → scores), the second reading of whether an edit is visible."""
 
     png: bytes
     scores: dict[str, float]
     seconds: float
+    guard_scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def data_url(self) -> str:
@@ -232,12 +235,26 @@ class Studio:
         with self.lock, torch.inference_mode():
             image = self.G.render(code)
             scores = {} if self.scorer is None else {k: float(v[0]) for k, v in self.scorer(image).items()}
-        return Rendered(encode_png(image[0], scale), scores, time.perf_counter() - t0)
+            guard_scores = {name: {k: float(v[0]) for k, v in g(image).items()} for name, g in self.guards.items()}
+        return Rendered(encode_png(image[0], scale), scores, time.perf_counter() - t0, guard_scores)
+
+    def visible_changes(self, base: Rendered | dict, now: Rendered) -> dict[str, dict]:
+        """Which attributes an edit visibly changed from `base` (a rendering, or the `readings` of one) to `now`,
+        under the scorer and every guard (`ganlens.analysis.editability.read_changes`); {} without a scorer."""
+        if self.scorer is None:
+            return {}
+        before = base if isinstance(base, dict) else readings(base)
+        return read_changes({"predictor": self.scorer, **self.guards}, before, readings(now))
 
     def render_frames(self, code: LatentCode) -> np.ndarray:
         """uint8 frames [T, H, W, 3] of a batch of codes (morphs)."""
         with self.lock, torch.inference_mode():
             return self.G.render(code)
+
+
+def readings(shown: Rendered) -> dict[str, dict[str, float]]:
+    """A rendering's scores by reader: 'predictor' (the main scorer) and each guard by name."""
+    return {"predictor": shown.scores, **shown.guard_scores}
 
 
 def _optional(loader, name: str | None, device: str, required: bool):

@@ -56,7 +56,7 @@ function applyView(view, syncControls) {
   const st = view.state;
   const src = st.source;
   $("source-text").textContent = describeSource(src);
-  showScores(view.scores, st.base_scores, st.keep_fixed);
+  showScores(view.scores, st.base_scores, st.keep_fixed, view.visible || {});
   if (st.second_image) { $("second").src = st.second_image; $("second").hidden = false; }
   if (syncControls) {
     for (const el of document.querySelectorAll(".slider input[type=range]")) {
@@ -87,7 +87,7 @@ function shown(attr, raw) {
   return attr.kind === "binary" ? 1 / (1 + Math.exp(-raw)) : raw;
 }
 
-function showScores(scores, base, keepFixed) {
+function showScores(scores, base, keepFixed, visible) {
   const body = $("scores").tBodies[0];
   for (const attr of info.attributes) {
     let row = $(`score-row-${attr.name}`);
@@ -119,6 +119,15 @@ function showScores(scores, base, keepFixed) {
     const d = v - b;
     row.cells[3].textContent = Math.abs(d) < 0.005 ? "" : (d > 0 ? "+" : "") + d.toFixed(2);
     row.cells[3].className = "delta " + (d > 0.005 ? "up" : d < -0.005 ? "down" : "");
+    // A change counts as visible only when every predictor reads it so (the rule of the report's edit numbers).
+    const seen = visible[attr.name];
+    if (seen && seen.visible) {
+      row.cells[3].textContent += " \u2714";
+      row.cells[3].classList.add("visible");
+      row.cells[3].title = `a visible change, as ${Object.keys(seen.readers).join(" and ")} read it`;
+    } else {
+      row.cells[3].title = seen ? `not a visible change for ${Object.entries(seen.readers).filter(([, v]) => !v).map(([k]) => k).join(", ")}` : "";
+    }
     const box = $(`fix-${attr.name}`);
     if (box) box.checked = keepFixed.includes(attr.name);
   }
