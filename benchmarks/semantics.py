@@ -35,10 +35,10 @@ from scipy.stats import spearmanr
 
 import ganlens
 from ganlens import LatentCode
-from ganlens.analysis import cosine_matrix, distance_effect, layerwise, measure_edits, score_correlation
+from ganlens.analysis import autolabel, cosine_matrix, distance_effect, layerwise, measure_edits, score_correlation
 from ganlens.analysis.editability import measure_visible
 from ganlens.analysis.plots import bar_panels, heatmap
-from ganlens.directions import Direction, autolabel, fit_boundary, ganspace, gradient_direction, sefa
+from ganlens.directions import Direction, fit_boundary, ganspace, gradient_direction, sefa
 from ganlens.edit import labelled_grid, move, resolution_groups, strength_labels
 from ganlens.io import atomic_write_json, save_image
 from ganlens.scorers import AttributeInfo, Scorer, load_scorer

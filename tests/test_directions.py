@@ -17,7 +17,8 @@ from click.testing import CliRunner
 import ganlens
 from ganlens import LatentCode
 from ganlens.cli import cli
-from ganlens.directions import Direction, autolabel, correlations, fit_boundary, fit_layer_boundaries, ganspace
+from ganlens.analysis import autolabel, correlations
+from ganlens.directions import Direction, fit_boundary, fit_layer_boundaries, ganspace
 from ganlens.directions import gradient_direction, load_directions, project_out, sefa, style_weights
 from ganlens.directions.gradient import unit_gradients
 from ganlens.errors import GanlensError

@@ -25,7 +25,7 @@ from ganlens.invert import (
     invert, invert_hybrid, invert_images, invert_pti, latent_error, layer_spread, load_delta, load_encoder, preset,
     project, pti_recipe, save_delta, save_encoder,
 )
-from ganlens.invert.perceptual import VGG16Features
+from ganlens.metrics.perceptual import VGG16Features
 from ganlens.metrics.quality import psnr
 
 mobilenet_installed = pytest.mark.skipif(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..directions.direction import Direction
-from ..edit.layers import resolution_groups, resolve_layers
+from ..latents.layers import resolution_groups, resolve_layers
 from ..errors import GanlensError
 from .rescore import measure_edits
 

@@ -9,7 +9,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 def parse_range(text: str, param_hint: str | None = None) -> list[int]:
     """'0-7' → [0..7], '1,4,9' → [1, 4, 9]; a bad list is a usage error naming the part (and the option)."""
-    from ..edit.layers import parse_indices
+    from ..latents.layers import parse_indices
 
     try:
         out = parse_indices(text)

@@ -492,7 +492,8 @@ def discover(model, method, layers, num, samples, components, seed, scorer, labe
       ganlens discover --model synthfaces64 --method ganspace --samples 300000 --num 10 --out ganspace/
     """
     from .. import LatentCode, load
-    from ..directions import autolabel, ganspace, sefa
+    from ..analysis import autolabel
+    from ..directions import ganspace, sefa
     from ..edit import labelled_grid, move, parse_strengths, strength_labels
     from ..io import atomic_write_json, check_output_path, save_image
 

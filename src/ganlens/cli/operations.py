@@ -161,7 +161,7 @@ def transfer(target, source, destination, strength, model, psi, scale, out, save
 
 
 def _region(G, mask, rect, what: str):
-    from ..edit.masked import load_mask, rect_mask
+    from ..io.masks import load_mask, rect_mask
 
     if (mask is None) == (rect is None):
         raise click.UsageError(f"give the {what} either as --mask PNG or as --rect x0,y0,x1,y1 (exactly one)")
@@ -192,7 +192,7 @@ def inpaint(image, mask, rect, model, steps, space, feather_px, scale, out, save
       ganlens inpaint face.png --mask hole.png --steps 500 --out filled.png --save-latents filled.npz
     """
     from .. import load
-    from ..edit.masked import inpaint as fill
+    from ..invert.masked import inpaint as fill
     from ..io import check_output_path, load_image, make_grid, save_image
     from ..io.images import IMAGE_SUFFIXES
 

@@ -1,5 +1,5 @@
 """Semantic directions in a GAN's latent space: supervised (InterFaceGAN SVM, scorer gradient), conditional, SeFa,
-GANSpace.
+GANSpace. Auto-labelling a direction by what it changes is a measurement: `ganlens.analysis.autolabel`.
 
 Every method returns `Direction` objects (unit vector + space + layers + provenance), saved as .npz + .json.
 """
@@ -10,11 +10,10 @@ from .svm import fit_boundary, fit_layer_boundaries
 from .gradient import gradient_direction
 from .sefa import sefa, style_weights
 from .ganspace import ganspace
-from .autolabel import autolabel, correlations
 from .bundled import bundled_directions_dir, load_bundled, resolve_direction
 
 __all__ = [
-    "Direction", "autolabel", "bundled_directions_dir", "correlations", "fit_boundary", "fit_layer_boundaries",
+    "Direction", "bundled_directions_dir", "fit_boundary", "fit_layer_boundaries",
     "ganspace", "gradient_direction", "load_bundled", "load_directions", "project_out", "resolve_direction", "sefa",
     "style_weights",
 ]

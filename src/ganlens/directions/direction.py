@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import GanlensError
 from ..io.files import atomic_write_bytes, json_default, npz_problem, vet_archive
+from ..latents.layers import describe_layers
 
 SPACES = ("z", "w", "w+")
 FORMAT = "ganlens.Direction"
@@ -98,8 +99,6 @@ class Direction:
         return self.attribute or self.method
 
     def __repr__(self) -> str:
-        from ..edit.layers import describe_layers  # lazy: ganlens.edit imports this module
-
         parts = [repr(self.name), f"space={self.space!r}", f"dim={self.dim}",
                  f"layers={describe_layers(self.layers, self.num_ws)}", f"method={self.method!r}"]
         for key in ("val_accuracy", "all_accuracy", "eigenvalue", "sigma", "label_r"):

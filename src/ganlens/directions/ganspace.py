@@ -13,7 +13,7 @@ import torch
 from sklearn.decomposition import IncrementalPCA
 from tqdm import tqdm
 
-from ..edit.layers import LayerSpec, resolve_layers
+from ..latents.layers import LayerSpec, resolve_layers
 from ..errors import GanlensError
 from .direction import Direction
 

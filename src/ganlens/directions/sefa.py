@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..edit.layers import LayerSpec, resolve_layers
+from ..latents.layers import LayerSpec, resolve_layers
 from ..errors import GanlensError
 from .direction import Direction
 

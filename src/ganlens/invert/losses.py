@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import GanlensError, ShapeError, UnknownNameError
-from .perceptual import PerceptualDistance, get_perceptual
+from ..metrics.perceptual import PerceptualDistance, get_perceptual
 
 
 def pixel_distance(x: torch.Tensor, y: torch.Tensor, kind: str = "mse") -> torch.Tensor:

@@ -163,7 +163,7 @@ def _invert_batch(G: Generator, images: np.ndarray, s: RunSettings, encoder) -> 
 
 def _metric_options(log: Callable[[str], None]) -> dict[str, bool]:
     """Which optional metrics can be computed here (their packages are extras); say once what is left out."""
-    from .perceptual import get_perceptual
+    from ..metrics.perceptual import get_perceptual
 
     opts = {"with_ssim": importlib.util.find_spec("skimage") is not None, "with_perceptual": True}
     if not opts["with_ssim"]:

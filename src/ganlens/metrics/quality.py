@@ -79,7 +79,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def perceptual(a: np.ndarray, b: np.ndarray, net: str = "mobilenet", batch_size: int = 64, **kwargs) -> np.ndarray:
     """Perceptual distance per image: 'mobilenet' (MobileNetV2 feature distance) or 'lpips' (pass trunk=PATH)."""
-    from ..invert.perceptual import get_perceptual
+    from .perceptual import get_perceptual
     from ..io.images import from_uint8
 
     a8, b8 = _as_batch(a, "first image batch"), _as_batch(b, "second image batch")

@@ -21,15 +21,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..analysis import linearity, measure_edits
+from ..analysis import autolabel, linearity, measure_edits
 from ..analysis.editability import measure_visible
-from ..directions import Direction, autolabel, fit_boundary, ganspace, load_bundled, sefa
+from ..directions import Direction, fit_boundary, ganspace, load_bundled, sefa
 from ..edit import ascend, ascend_path, describe_layers, labelled_grid, move, strength_labels
-from ..edit.masked import inpaint, rect_mask
 from ..edit.mix import mix_grid
 from ..edit.morph import interpolate, pingpong
 from ..errors import GanlensError
+from ..invert.masked import inpaint
 from ..io import make_grid
+from ..io.masks import rect_mask
 from ..io.video import save_animation
 from ..latents import LatentCode
 from ..models import load

@@ -110,7 +110,7 @@ def evaluate(G: Generator, enc: Encoder, n: int = 32, seed: int = 990_000) -> di
 
 def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
     """Run the three phases within `cfg.minutes` and write `out/encoder.safetensors` (+ `encoder.json`)."""
-    from .. import load
+    from ..models import load
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

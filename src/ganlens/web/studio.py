@@ -19,7 +19,8 @@ import torch
 from PIL import Image
 
 from ..analysis.editability import read_changes
-from ..directions import Direction, autolabel, load_bundled, load_directions, sefa
+from ..analysis.autolabel import autolabel
+from ..directions import Direction, load_bundled, load_directions, sefa
 from ..directions.gradient import is_differentiable
 from ..edit import ascend, describe_layers, move, presets
 from ..edit.mix import crossover
@@ -115,7 +116,7 @@ class Studio:
         '-independent' predictor if one is bundled (trained without the domain's factor correlations) and reads
         every attribute that can be ticked (the shipped boundaries' attributes).
         """
-        from .. import load
+        from ..models import load
         from ..invert import load_encoder
         from ..scorers import default_guard, load_scorer
 

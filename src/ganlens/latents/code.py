@@ -15,19 +15,27 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from .errors import LatentError
-from .io.files import atomic_write_bytes, vet_archive
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .models.stylegan2 import Generator
+from ..errors import LatentError
+from ..io.files import atomic_write_bytes, vet_archive
 
 SPACES = ("z", "w", "w+", "s")
 FORMAT_VERSION = 1
+
+
+class LatentShape(Protocol):
+    """What a code must fit: the sizes of a generator's spaces (`ganlens.Generator` is one)."""
+
+    z_dim: int
+    w_dim: int
+    num_ws: int
+    device: torch.device
+
+    def style_dims(self) -> list[int]: ...
 
 
 @dataclass
@@ -84,7 +92,7 @@ class LatentCode:
             raise LatentError(f"only 'w' codes broadcast to 'w+'; this code is in {self.space!r} (map it first)")
         return LatentCode("w+", self.tensor.unsqueeze(1).repeat(1, num_ws, 1), noise=self.noise, meta=dict(self.meta))
 
-    def validate_for(self, G: "Generator") -> None:
+    def validate_for(self, G: LatentShape) -> None:
         """Raise LatentError if the shape does not fit `G` or any value is NaN/inf."""
         t = self.tensor
         want = {
@@ -102,7 +110,7 @@ class LatentCode:
             bad = (~torch.isfinite(t)).reshape(t.shape[0], -1).any(dim=1).nonzero().flatten().tolist()
             raise LatentError(f"latent code contains NaN or inf values (rows {bad[:10]})")
 
-    def split_styles(self, G: "Generator") -> list[torch.Tensor]:
+    def split_styles(self, G: LatentShape) -> list[torch.Tensor]:
         """Split an 's' code back into one tensor per modulated layer."""
         if self.space != "s":
             raise LatentError(f"split_styles needs an 's' code, got {self.space!r}")
@@ -124,7 +132,7 @@ class LatentCode:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, G: "Generator | None" = None) -> "LatentCode":
+    def load(cls, path: str | Path, G: LatentShape | None = None) -> "LatentCode":
         """Read a file written by `save` (never unpickles: object arrays are refused); with `G`, also check that
         the codes fit that generator (`validate_for`).
 

