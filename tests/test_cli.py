@@ -120,7 +120,7 @@ def test_ascend_writes_grid_and_codes_and_refuses_layers_in_z(tmp_path):
 
 
 def test_ascend_holds_under_the_bundled_guard_unless_told_not_to(tmp_path):
-    from ganlens.cli.directions import _guards
+    from ganlens.scoring import choose_guards
 
     lat = tmp_path / "g.npz"
     args = ("ascend", "-a", "glasses", "-k", "age", "--seeds", "3", "--distances", "0,1", "--step", "0.5",
@@ -133,8 +133,8 @@ def test_ascend_holds_under_the_bundled_guard_unless_told_not_to(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "guard" not in r.stdout and LatentCode.load(lat).meta["guards"] == []
     r = run(*args, "--guard", "none", "--guard", str(CHECK))
-    assert r.returncode == 2 and "'none' cannot be combined" in r.stderr
-    # 'auto' picks nothing without --keep, or for a model with no bundled guard.
-    assert _guards(("auto",), "synthfaces64", ()) == [] and _guards(("auto",), "random-tiny", ("age",)) == []
-    assert [n for n, _ in _guards(("auto", str(CHECK)), "synthfaces64", ("age",))] == ["synthfaces64-independent",
-                                                                                          str(CHECK)]
+    assert r.returncode == 1 and "guard 'none' cannot be combined" in r.stderr
+    # 'auto' picks nothing without --keep, or for a model with no bundled guard (the rule the web UI shares).
+    assert choose_guards(("auto",), "synthfaces64", ()) == [] and choose_guards(("auto",), "random-tiny", ("age",)) == []
+    assert [n for n, _ in choose_guards(("auto", str(CHECK)), "synthfaces64", ("age",))] == [
+        "synthfaces64-independent", str(CHECK)]

@@ -248,6 +248,24 @@ def test_spaces_are_consistent():
     assert torch.equal(w.to_wplus(G.num_ws).tensor, wp.tensor)
 
 
+def test_one_broadcast_and_one_truncation_rule():
+    from ganlens.latents import broadcast_w, check_truncation
+
+    G = tiny()
+    w = G.sample(2, seed=3, space="w").tensor
+    ws = broadcast_w(w, G.num_ws)
+    assert ws.shape == (2, G.num_ws, G.w_dim) and all(torch.equal(ws[:, i], w) for i in range(G.num_ws))
+    ws[:, 0] += 1  # a copy: changing one layer's w leaves the others and the source alone
+    assert torch.equal(ws[:, 1], w)
+    with pytest.raises(LatentError, match=r"\[N, w_dim\]; got shape \[2, 1, 12\]"):
+        broadcast_w(w[:, None], G.num_ws)
+    check_truncation("z", 1.0)
+    check_truncation("w", 0.7)
+    for bad in (lambda: check_truncation("z", 0.7), lambda: G.sample(2, truncation_psi=0.7, space="z")):
+        with pytest.raises(LatentError, match=r"truncation \(psi 0.7\) is defined in W"):
+            bad()
+
+
 def test_conditional_models_are_refused_clearly():
     with pytest.raises(NotImplementedError, match="c_dim=3"):
         Generator(z_dim=8, c_dim=3, w_dim=8, img_resolution=16, img_channels=3)

@@ -99,3 +99,33 @@ def test_readable_turns_binary_logits_into_probabilities_only():
     out = scorer.readable({"glasses": np.array([0.0, 2.0], np.float32), "yaw": np.array([0.5, -3.0], np.float32)})
     assert out["glasses"].dtype == np.float64 and np.allclose(out["glasses"], [0.5, 1 / (1 + np.exp(-2.0))])
     assert np.array_equal(out["yaw"], [0.5, -3.0])
+
+
+def test_a_saved_predictor_is_one_file_and_the_old_pair_still_loads(tmp_path):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from ganlens.bundled import PREDICTORS
+    from ganlens.errors import CheckpointError
+    from ganlens.io.tensorfile import peek_document
+    from ganlens.scorers import AttributeInfo, AttributePredictor, load_scorer, save_predictor
+
+    torch.manual_seed(0)
+    attrs = (AttributeInfo("yaw", "continuous"), AttributeInfo("hat", "binary"))
+    path = save_predictor(AttributePredictor(2, width=4), attrs, {"note": "tiny"}, tmp_path / "p")
+    assert path == tmp_path / "p.safetensors" and sorted(f.name for f in tmp_path.iterdir()) == ["p.safetensors"]
+    assert peek_document(path)["format"] == "ganlens.predictor" and peek_document(path)["version"] == 2
+    images = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    a, b = load_scorer(path), load_scorer(tmp_path / "p")
+    assert a.names == ("yaw", "hat") and a.meta["note"] == "tiny"
+    assert all(np.array_equal(a(images)[k], b(images)[k]) for k in a.names)
+
+    old = PREDICTORS["synthfaces64"]  # the shipped files are version 1: weights + side-car JSON
+    assert peek_document(old.with_suffix(".safetensors")) is None and load_scorer(str(old)).names
+    shutil.copy(old.with_suffix(".safetensors"), tmp_path / "lonely.safetensors")
+    with pytest.raises(CheckpointError, match="lonely.json is missing"):
+        load_scorer(tmp_path / "lonely.safetensors")
+    save_file({"x": torch.zeros(2)}, str(tmp_path / "other.safetensors"), metadata={"ganlens": '{"format": "x"}'})
+    with pytest.raises(CheckpointError, match="not a ganlens predictor"):
+        load_scorer(tmp_path / "other.safetensors")

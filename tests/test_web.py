@@ -222,12 +222,12 @@ def test_climb_holds_ticked_attributes_under_the_bundled_guard_too(studio: Studi
 
 def test_auto_guard_is_left_out_where_it_cannot_read_every_tickable_attribute(tmp_path, monkeypatch) -> None:
     from ganlens.scorers import AttributeInfo, AttributePredictor, save_predictor
-    from ganlens.scorers import predictor
+    from ganlens import bundled
 
     partial = tmp_path / "partial"  # reads yaw and smile only, so it could not hold a ticked age
     save_predictor(AttributePredictor(2, width=4), (AttributeInfo("yaw", "continuous"), AttributeInfo("smile", "continuous")),
                    {}, partial)
-    monkeypatch.setitem(predictor.BUNDLED, "synthfaces64-independent", partial)
+    monkeypatch.setitem(bundled.PREDICTORS, "synthfaces64-independent", partial)
     assert Studio.load("synthfaces64", sefa_num=0).guards == {}
     named = Studio.load("synthfaces64", sefa_num=0, guard=str(partial))  # asked for by name: kept, and a climb says why
     with pytest.raises(Exception, match="has no attribute 'age' to hold"):

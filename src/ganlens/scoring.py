@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import io
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +29,7 @@ from tqdm import tqdm
 from .errors import GanlensError
 from .io.files import atomic_write_bytes
 from .latents import LatentCode
+from .bundled import guard_name
 from .scorers import AttributeInfo, CallableScorer, Scorer, load_scorer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,7 +79,7 @@ class ScoredCodes:
         return path, csv_path
 
 
-def resolve_scorer(spec: str | Scorer) -> Scorer:
+def resolve_scorer(spec: str | Scorer, device: str = "cpu") -> Scorer:
     """A Scorer from a Scorer, a bundled name, or ``module:function`` / ``file.py:function``.
 
     The named object may be a Scorer, a zero-argument factory returning one, or an image function
@@ -92,7 +94,7 @@ def resolve_scorer(spec: str | Scorer) -> Scorer:
     if not isinstance(spec, str):
         raise GanlensError(f"a scorer must be a Scorer, a bundled name or 'module:function', got {type(spec).__name__}")
     if ":" not in spec:
-        return load_scorer(spec)
+        return load_scorer(spec, device=device)
     target, _, attr = spec.rpartition(":")
     obj = getattr(_import_target(target, spec), attr, None)
     if obj is None:
@@ -116,6 +118,34 @@ def resolve_scorer(spec: str | Scorer) -> Scorer:
         )
     infos = [a if isinstance(a, AttributeInfo) else AttributeInfo(str(a), "continuous") for a in declared]
     return CallableScorer(obj, infos)
+
+
+def choose_guards(requested: Sequence[str], model_name: str, must_read: Iterable[str],
+                  device: str = "cpu") -> list[tuple[str, Scorer]]:
+    """The guard predictors of a conditional edit, with their names: the rule the CLI and the web UI share.
+
+    Args:
+        requested: guard names; 'auto' is the model's bundled independent predictor (`ganlens.bundled.guard_name`), taken only
+            where one is bundled and it reads every attribute in `must_read` (so nothing when that is empty);
+            'none' (alone) is no guard; anything else is loaded as `resolve_scorer` reads it and must load.
+        must_read: the attributes the guard has to hold (the kept ones, or every one a user may tick).
+    Raises:
+        GanlensError: 'none' combined with other names, or a named guard that cannot be loaded.
+    """
+    requested, must_read = list(requested), set(must_read)
+    if "none" in requested:
+        if len(requested) > 1:
+            raise GanlensError(f"guard 'none' cannot be combined with other guards (got {requested})")
+        return []
+    chosen = []
+    for name in requested:
+        if name != "auto":
+            chosen.append((name, resolve_scorer(name, device=device)))
+        elif must_read and (auto := guard_name(model_name)) is not None:
+            guard = resolve_scorer(auto, device=device)
+            if must_read <= set(guard.names):
+                chosen.append((auto, guard))
+    return chosen
 
 
 def _import_target(target: str, spec: str) -> ModuleType:

@@ -20,8 +20,8 @@ from ..directions.direction import Direction
 from ..directions.svm import fit_boundary
 from ..edit.linear import move
 from ..latents import LatentCode
-from ..scoring import resolve_scorer, score
 from ..scorers.base import Scorer
+from ..scoring import resolve_scorer, score
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..directions.direction import Direction
-from ..latents.layers import resolution_groups, resolve_layers
 from ..errors import GanlensError
+from ..latents.layers import resolution_groups, resolve_layers
 from .rescore import measure_edits
 
 if TYPE_CHECKING:  # pragma: no cover

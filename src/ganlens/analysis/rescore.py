@@ -21,8 +21,9 @@ import torch
 from tqdm import tqdm
 
 from ..directions.direction import Direction
+from ..edit.linear import move
 from ..errors import GanlensError
-from ..latents import LatentCode
+from ..latents import LatentCode, check_truncation
 from ..scorers import Scorer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -241,7 +242,6 @@ def measure_edits(
     Returns:
         An EditReport.
     """
-    from ..edit.linear import move  # lazy: ganlens.edit imports ganlens.directions, which imports this package
     from ..scoring import resolve_scorer
 
     scorer = resolve_scorer(scorer)
@@ -252,8 +252,8 @@ def measure_edits(
     names = list(scorer.names)
     binary = [scorer.info(a).kind == "binary" for a in names]
     spaces = sorted({"z" if d.space == "z" else "w" for d in directions})
-    if "z" in spaces and truncation_psi != 1:
-        raise GanlensError("truncation applies in W; Z directions are measured on untruncated samples (psi=1)")
+    if "z" in spaces:
+        check_truncation("z", truncation_psi)
     nulls = {sp: random_directions(sp, G.z_dim if sp == "z" else G.w_dim, null_directions, seed + 7919)
              for sp in spaces} if null_directions else {}
     base_codes = {sp: sample_base(G, sp, num_samples, seed, truncation_psi) for sp in spaces}

@@ -7,15 +7,20 @@ import sys
 import click
 
 from ..errors import GanlensError
+from .analyze import analyze
+from .ascend import ascend
+from .boundary import boundary
 from .common import CONTEXT
 from .control import control
 from .convert import convert
 from .data import data
 from .demo import demo
-from .directions import analyze, ascend, boundary, discover, edit, score
+from .discover import discover
+from .edit import edit
 from .invert import align, invert  # also registers `train encoder` on the train group
 from .models import info, sample
 from .operations import inpaint, local_edit, mix, morph, transfer
+from .score import score
 from .serve import serve
 from .train import train
 

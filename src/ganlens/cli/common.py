@@ -26,3 +26,9 @@ model_option = click.option(
 )
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 device_option = click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+scorer_option = click.option(
+    "--scorer", default="synthfaces64", show_default=True,
+    help="Bundled scorer name, or a Python scorer as module:function or path/to/file.py:function.",
+)
+batch_option = click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096),
+                            help="Images synthesised and scored at once.")

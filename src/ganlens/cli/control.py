@@ -65,19 +65,19 @@ def control(model, settings, seed, n, psi, method, controls, scorer, compare, sc
     """
     import numpy as np
 
-    from ..control import METHODS, bundled_controls
+    from ..bundled import controls_file, predictor_name
+    from ..control import METHODS
     from ..edit.grid import labelled_grid
     from ..errors import GanlensError
     from ..io import check_output_path, make_grid, save_image
     from ..io.images import IMAGE_SUFFIXES
     from ..latents import LatentCode
     from ..scorers import load_scorer
-    from ..scorers.predictor import BUNDLED as BUNDLED_SCORERS
 
     targets = parse_settings(settings)
     check_output_path(out, overwrite, IMAGE_SUFFIXES)
     G = load_model(model, device)
-    path = controls or bundled_controls(G.name, method)
+    path = controls or controls_file(G.name, method)
     if path is None:
         raise GanlensError(f"no {method} controls ship with {G.name!r}; fit them (ganlens.control.fit / "
                            f"fit_boundary_control), save them and pass --controls FILE")
@@ -94,9 +94,7 @@ def control(model, settings, seed, n, psi, method, controls, scorer, compare, sc
     moved = ctl.apply(G, w, targets) if method == "encoders" else ctl.apply(w, targets)
     after = G.render(LatentCode("w", moved))
     before = G.render(code) if compare else None
-    scorer_name = scorer or (G.name if G.name in BUNDLED_SCORERS else None)
-    if scorer_name is None and G.name.endswith("-control") and G.name[: -len("-control")] in BUNDLED_SCORERS:
-        scorer_name = G.name[: -len("-control")]
+    scorer_name = scorer or predictor_name(G.name)
     if compare:
         tiles = np.stack([t for pair in zip(before, after) for t in pair])
         labels = ", ".join(f"{k}={v:g}" for k, v in targets.items())

@@ -172,7 +172,8 @@ def train_encoder(model, out, minutes, pool, batch, image_batch, image_fraction,
     Example (the recipe of the bundled synthfaces64 encoder):
       ganlens train encoder --model synthfaces64 --minutes 22 --pool 4000 --threads 2 --out runs/encoder_sf64
     """
-    from ..training.encoder import EncoderTrainConfig, train_encoder as run
+    from ..training.encoder import EncoderTrainConfig
+    from ..training.encoder import train_encoder as run
 
     cfg = EncoderTrainConfig(model=model, out=str(out), minutes=minutes, pool=pool, batch=batch, image_batch=image_batch,
                              image_fraction=image_fraction, lr=lr, mixing=mixing, perceptual=perceptual,

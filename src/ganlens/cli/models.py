@@ -35,12 +35,12 @@ def sample(model, n, seed, psi, space, noise_mode, cols, scale, out, save_latent
     from .. import load
     from ..io import check_output_path, make_grid, save_image
     from ..io.images import IMAGE_SUFFIXES
+    from ..latents import check_truncation
 
     check_output_path(out, overwrite, IMAGE_SUFFIXES)
     if save_latents:
         check_output_path(save_latents, overwrite, (".npz",))
-    if space == "z" and psi != 1:
-        raise click.BadParameter("truncation applies in W; use --space w or w+", param_hint="--truncation")
+    check_truncation(space, psi)
     G = load(model, device=device)
     t0 = time.perf_counter()
     code = G.sample(n, seed=seed, truncation_psi=psi, space=space)
@@ -68,6 +68,7 @@ def info(model, as_json, tree) -> None:
       ganlens info ffhq.pkl --json
     """
     from .. import load
+    from ..bundled import shipped_with
 
     G = load(model)
     doc = {
@@ -83,6 +84,7 @@ def info(model, as_json, tree) -> None:
         "parameters": sum(p.numel() for p in G.parameters()),
         "init_kwargs": G.init_kwargs,
         "provenance": G.provenance,
+        "ships_with": shipped_with(G.name),
     }
     if as_json:
         click.echo(json.dumps(doc, indent=2, default=str))
@@ -92,6 +94,12 @@ def info(model, as_json, tree) -> None:
             click.echo(f"  {k:15s} {doc[k]}")
         click.echo(f"  {'channels':15s} " + ", ".join(f"{k}:{v}" for k, v in doc["channels"].items()))
         click.echo(f"  {'parameters':15s} {doc['parameters']:,}")
+        ships = doc["ships_with"]
+        parts = [f"predictor {ships['predictor']}" if ships["predictor"] else "",
+                 f"guard {ships['guard']}" if ships["guard"] else "", "encoder" if ships["encoder"] else "",
+                 f"controls ({', '.join(ships['controls'])})" if ships["controls"] else "",
+                 *(f"{n} {name} directions" for name, n in ships["direction_sets"].items())]
+        click.echo(f"  {'ships with':15s} {', '.join(p for p in parts if p) or 'nothing else'}")
         click.echo("  provenance:")
         for line in json.dumps(G.provenance, indent=2, default=str).splitlines():
             click.echo("    " + line)

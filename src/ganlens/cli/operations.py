@@ -103,9 +103,9 @@ def mix(content, style, layers, model, psi, scale, out, overwrite, device) -> No
     """
     from .. import load
     from ..edit.mix import mix_grid
-    from ..latents import LatentCode
     from ..io import check_output_path, make_grid, save_image
     from ..io.images import IMAGE_SUFFIXES
+    from ..latents import LatentCode
 
     check_output_path(out, overwrite, IMAGE_SUFFIXES)
     G = load(model, device=device)

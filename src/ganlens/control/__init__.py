@@ -6,7 +6,6 @@
 - `contrastive_loss` / `make_pair_batch`: the factorised contrastive loss and its pair batches.
 """
 
-from pathlib import Path
 
 from .boundary import BoundaryControl, Calibration, fit_boundary_control
 from .contrastive import (
@@ -25,14 +24,7 @@ from .encoders import (
 )
 from .split_model import SplitGenerator, load_split_generator, save_split_generator
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"  # beside the model files it was fitted on
 METHODS = {"encoders": ControlEncoders, "boundary": BoundaryControl}
-
-
-def bundled_controls(model: str, method: str) -> Path | None:
-    """The shipped controls file of `model` for `method` ('encoders' or 'boundary'), or None."""
-    path = ASSETS / f"{model}-control-{method}.safetensors"
-    return path if path.exists() else None
 
 
 __all__ = [
@@ -43,7 +35,6 @@ __all__ = [
     "ControlledAttribute",
     "PairBatch",
     "SplitGenerator",
-    "bundled_controls",
     "contrastive_loss",
     "fit",
     "fit_boundary_control",

@@ -4,13 +4,13 @@ GANSpace. Auto-labelling a direction by what it changes is a measurement: `ganle
 Every method returns `Direction` objects (unit vector + space + layers + provenance), saved as .npz + .json.
 """
 
-from .direction import Direction, load_directions
+from .bundled import bundled_directions_dir, load_bundled, resolve_direction
 from .conditional import project_out
-from .svm import fit_boundary, fit_layer_boundaries
+from .direction import Direction, load_directions
+from .ganspace import ganspace
 from .gradient import gradient_direction
 from .sefa import sefa, style_weights
-from .ganspace import ganspace
-from .bundled import bundled_directions_dir, load_bundled, resolve_direction
+from .svm import fit_boundary, fit_layer_boundaries
 
 __all__ = [
     "Direction", "bundled_directions_dir", "fit_boundary", "fit_layer_boundaries",

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..bundled import directions_dir
 from .direction import Direction
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "directions"
 SETS = {"boundary": ".", "gradient": "gradient"}  # set name -> sub-folder of assets/directions/MODEL
 
 
 def bundled_directions_dir(model: str, kind: str = "boundary") -> Path | None:
     """The folder of `model`'s shipped directions of set `kind`, or None when it ships none."""
-    folder = ASSETS / model / _subfolder(kind)
-    return folder if folder.is_dir() and any(folder.glob("*.npz")) else None
+    return directions_dir(model, _subfolder(kind))
 
 
 def load_bundled(model: str, kind: str = "boundary") -> dict[str, Direction]:

@@ -13,8 +13,8 @@ import torch
 from sklearn.decomposition import IncrementalPCA
 from tqdm import tqdm
 
-from ..latents.layers import LayerSpec, resolve_layers
 from ..errors import GanlensError
+from ..latents.layers import LayerSpec, resolve_layers
 from .direction import Direction
 
 if TYPE_CHECKING:  # pragma: no cover

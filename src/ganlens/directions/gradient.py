@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import GanlensError
-from ..latents import LatentCode
+from ..latents import LatentCode, broadcast_w, check_truncation
 from ..models.stylegan2 import Generator
 from ..scorers.base import Scorer
 from .direction import Direction
@@ -58,7 +58,7 @@ def unit_gradients(
                       disable=not progress):
         x = codes.tensor[start:start + batch_size].to(G.device, torch.float32)
         if codes.space == "w":
-            x = x.unsqueeze(1).repeat(1, G.num_ws, 1)
+            x = broadcast_w(x, G.num_ws)
         (grad,) = score_gradients(G, scorer, x, [index], sel)
         out.append((grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-30)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, codes.tensor.shape[-1]))
@@ -135,8 +135,7 @@ def gradient_direction(
         raise GanlensError(f"gradient directions live in 'z' or 'w', got space {space!r}")
     if num_samples < 1:
         raise GanlensError(f"num_samples must be at least 1, got {num_samples}")
-    if space == "z" and truncation_psi != 1:
-        raise GanlensError("truncation applies in W; a Z direction is fitted on untruncated samples (psi=1)")
+    check_truncation(space, truncation_psi)
     with torch.no_grad():
         codes = G.sample(num_samples, seed=seed, truncation_psi=truncation_psi, space=space)
     grads = unit_gradients(G, scorer, attribute, codes, layers=layers, batch_size=batch_size, progress=progress)

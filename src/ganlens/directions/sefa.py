@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..latents.layers import LayerSpec, resolve_layers
 from ..errors import GanlensError
+from ..latents.layers import LayerSpec, resolve_layers
 from .direction import Direction
 
 if TYPE_CHECKING:  # pragma: no cover

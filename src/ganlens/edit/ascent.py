@@ -23,9 +23,9 @@ from tqdm import tqdm
 from ..directions.gradient import is_differentiable, scores_and_gradients
 from ..errors import GanlensError
 from ..latents import LatentCode
+from ..latents.layers import LayerSpec, resolve_layers
 from ..models.stylegan2 import Generator
 from ..scorers import Scorer
-from ..latents.layers import LayerSpec, resolve_layers
 
 # After the last step (and at every stop of a path) one restore-only pass always runs, and more follow while any kept
 # score is further than this from its start value (raw scorer units), RESTORE_PASSES in all: one pass, capped at one

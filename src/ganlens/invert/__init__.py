@@ -18,8 +18,8 @@ from ..models.stylegan2 import Generator
 from .encoder import Encoder, latent_error, load_encoder, save_encoder
 from .hybrid import invert_hybrid
 from .losses import ReconstructionLoss, pixel_distance
-from .optimize import PRESETS, InversionResult, OptimConfig, PNSpace, layer_spread, preset, project
 from .masked import InpaintResult, inpaint
+from .optimize import PRESETS, InversionResult, OptimConfig, PNSpace, layer_spread, preset, project
 from .pti import PTI_RECIPES, PTIConfig, PTIResult, apply_delta, invert_pti, load_delta, pti_recipe, save_delta
 from .runner import RunSettings, invert_images
 

@@ -37,9 +37,9 @@ def cache_key(G: Generator, path: str | Path, method: str) -> str:
 
 def default_method(G: Generator) -> str:
     """'hybrid' when the model ships an encoder, else 'optim' (optimisation from w_avg)."""
-    from .encoder import ASSETS
+    from ..bundled import encoder_file
 
-    return "hybrid" if (ASSETS / f"{G.name}-encoder.safetensors").exists() else "optim"
+    return "hybrid" if encoder_file(G.name) is not None else "optim"
 
 
 def invert_file_cached(G: Generator, path: str | Path, method: str | None = None, cache_dir: str | Path | None = None,

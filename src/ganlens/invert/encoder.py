@@ -21,14 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..bundled import encoder_file
 from ..errors import CheckpointError, GanlensError, LatentError
 from ..io.tensorfile import read_tensor_file, write_tensor_file
-from ..latents import LatentCode
+from ..latents import LatentCode, broadcast_w
 from ..models.stylegan2 import Generator
 
 FORMAT = "ganlens.encoder"
 FORMAT_VERSION = 1
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 def _level_of_layers(num_ws: int) -> list[int]:
@@ -122,7 +122,7 @@ class Encoder(nn.Module):
         """Store G's w_avg, G(w_avg) and w's per-dimension spread (what the first pass needs without G)."""
         self._check_generator(G)
         self.w_avg.copy_(G.w_avg.float())
-        self.y_avg.copy_(G.synthesis(G.w_avg.reshape(1, 1, -1).repeat(1, G.num_ws, 1)).float())
+        self.y_avg.copy_(G.synthesis(broadcast_w(G.w_avg.reshape(1, -1), G.num_ws)).float())
         ws = G.mapping(G.sample_z(2000, seed=7))[:, 0]
         self.w_scale.fill_(float((ws - G.w_avg).std()))
         self.generator_name = G.name
@@ -155,7 +155,7 @@ class Encoder(nn.Module):
 
     def start(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """ReStyle's starting point for n images: (y_0 = G(w_avg), w_0 = w_avg) repeated over the batch."""
-        return self.y_avg.expand(n, -1, -1, -1), self.w_avg.reshape(1, 1, -1).expand(n, self.num_ws, -1)
+        return self.y_avg.expand(n, -1, -1, -1), broadcast_w(self.w_avg.reshape(1, -1).expand(n, -1), self.num_ws)
 
     @torch.no_grad()
     def invert(self, images, G: Generator | None = None, iterations: int = 1, batch_size: int = 256,
@@ -208,9 +208,10 @@ def load_encoder(name_or_path: str | Path, device: str | torch.device = "cpu") -
         CheckpointError: missing, unreadable or not a ganlens encoder file.
     """
     key = str(name_or_path)
-    path = ASSETS / f"{key}-encoder.safetensors" if "/" not in key and not key.endswith(".safetensors") else Path(key)
-    if not path.exists():
-        raise CheckpointError(f"no encoder {key!r}: {path} does not exist (train one with `ganlens train encoder`)")
+    path = Path(key) if "/" in key or key.endswith(".safetensors") else encoder_file(key)
+    if path is None or not path.exists():
+        where = f"{path} does not exist" if path is not None else "no encoder ships with that model"
+        raise CheckpointError(f"no encoder {key!r}: {where} (train one with `ganlens train encoder`)")
     doc, state = read_tensor_file(path, FORMAT, "encoder", max_version=FORMAT_VERSION)
     enc = Encoder(**doc["init_kwargs"])
     try:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..errors import GanlensError, LatentError
 from ..io.images import from_uint8
-from ..latents import LatentCode
+from ..latents import LatentCode, broadcast_w
 from ..models.layers import seeded_normal
 from ..models.stylegan2 import Generator
 from .losses import ReconstructionLoss, Target, as_mask_tensor
@@ -282,7 +282,7 @@ def _init_params(G: Generator, cfg: OptimConfig, n: int, init_code: LatentCode |
     elif cfg.init == "random":
         ws = G.mapping(seeded_normal([n, G.z_dim], seed).to(dev)).detach()
     else:
-        ws = w_avg.to(dev).reshape(1, 1, -1).repeat(n, G.num_ws, 1)
+        ws = broadcast_w(w_avg.to(dev).reshape(1, -1).repeat(n, 1), G.num_ws)
     starts = [ws]
     for r in range(1, k):
         starts.append(G.mapping(seeded_normal([n, G.z_dim], seed + 1000 + r).to(dev)).detach())
@@ -294,7 +294,7 @@ def _to_ws(G: Generator, space: str, p: torch.Tensor) -> torch.Tensor:
     if space == "z":
         return G.mapping(p)
     if space == "w":
-        return p.unsqueeze(1).expand(-1, G.num_ws, -1)
+        return broadcast_w(p, G.num_ws)
     return p
 
 

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..errors import CheckpointError, GanlensError
 from ..io.tensorfile import read_tensor_file, write_tensor_file
-from ..latents import LatentCode
+from ..latents import LatentCode, broadcast_w
 from ..models.stylegan2 import Generator
 from .losses import ReconstructionLoss
 from .optimize import InversionResult, OptimConfig, as_target_tensor, preset, project
@@ -213,7 +213,7 @@ def invert_pti(G: Generator, images, config: PTIConfig | None = None, progress: 
                 w_z = G.mapping(G.sample_z(1, seed=cfg.seed + 100 + i))[:, 0].to(G.device)
                 direction = w_z - ws[:, 0]
                 w_r = ws[:, 0] + cfg.locality_alpha * typical * direction / direction.norm(dim=1, keepdim=True)
-                reg = w_r.unsqueeze(1).repeat(1, G.num_ws, 1)
+                reg = broadcast_w(w_r, G.num_ws)
         tuned, n, final = _tune_one(G, targets[i : i + 1], ws, cfg, loss_fn, reg, progress)
         deltas.append(make_delta(G, tuned))
         steps.append(n)

@@ -27,6 +27,24 @@ SPACES = ("z", "w", "w+", "s")
 FORMAT_VERSION = 1
 
 
+def broadcast_w(w: torch.Tensor, num_ws: int) -> torch.Tensor:
+    """w [N, w_dim] -> ws [N, num_ws, w_dim]: the same w fed to every synthesis layer (a copy; gradients flow)."""
+    if w.ndim != 2:
+        raise LatentError(f"a w batch is [N, w_dim]; got shape {list(w.shape)}")
+    return w.unsqueeze(1).repeat(1, num_ws, 1)
+
+
+def check_truncation(space: str, psi: float) -> None:
+    """Refuse truncation of codes in Z: the truncation trick pulls w towards the average w, so it exists in W only.
+
+    Raises:
+        LatentError: space 'z' with psi != 1.
+    """
+    if space == "z" and psi != 1:
+        raise LatentError(f"truncation (psi {psi:g}) is defined in W, not for codes in Z: use space 'w' or 'w+' to "
+                          "truncate, or psi 1 in Z")
+
+
 class LatentShape(Protocol):
     """What a code must fit: the sizes of a generator's spaces (`ganlens.Generator` is one)."""
 
@@ -90,7 +108,7 @@ class LatentCode:
             return self
         if self.space != "w":
             raise LatentError(f"only 'w' codes broadcast to 'w+'; this code is in {self.space!r} (map it first)")
-        return LatentCode("w+", self.tensor.unsqueeze(1).repeat(1, num_ws, 1), noise=self.noise, meta=dict(self.meta))
+        return LatentCode("w+", broadcast_w(self.tensor, num_ws), noise=self.noise, meta=dict(self.meta))
 
     def validate_for(self, G: LatentShape) -> None:
         """Raise LatentError if the shape does not fit `G` or any value is NaN/inf."""

@@ -16,8 +16,6 @@ Both take images [N, 3, H, W] in [-1, 1] and return one distance per image [N]; 
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
 from pathlib import Path
 

@@ -79,8 +79,8 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def perceptual(a: np.ndarray, b: np.ndarray, net: str = "mobilenet", batch_size: int = 64, **kwargs) -> np.ndarray:
     """Perceptual distance per image: 'mobilenet' (MobileNetV2 feature distance) or 'lpips' (pass trunk=PATH)."""
-    from .perceptual import get_perceptual
     from ..io.images import from_uint8
+    from .perceptual import get_perceptual
 
     a8, b8 = _as_batch(a, "first image batch"), _as_batch(b, "second image batch")
     if a8.shape != b8.shape:

@@ -7,11 +7,9 @@ from typing import Callable
 
 import torch
 
+from ..bundled import generator_file
 from ..errors import CheckpointError, UnknownModelError
 from .stylegan2 import Generator
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
 
 def _random_tiny() -> Generator:
     """A small randomly initialised generator (seed 0) for wiring and tests; it has learned nothing."""
@@ -34,7 +32,7 @@ def _bundled_file(name: str) -> Callable[[], Generator]:
     def build() -> Generator:
         from .native import load_generator
 
-        path = ASSETS / f"{name}.safetensors"
+        path = generator_file(name)
         if not path.exists():
             raise CheckpointError(f"bundled model {name!r} is missing its weights file {path}; reinstall ganlens")
         return load_generator(path)

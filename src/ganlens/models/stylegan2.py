@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, LatentError, UnknownNameError
-from ..latents import LatentCode
+from ..latents import LatentCode, broadcast_w, check_truncation
 from .layers import (
     FullyConnectedLayer,
     modulated_conv2d,
@@ -85,7 +85,7 @@ def broadcast_truncated(w: torch.Tensor, w_avg: torch.Tensor, num_ws: int, psi: 
                         cutoff: int | None = None) -> torch.Tensor:
     """w [N, w_dim] → ws [N, num_ws, w_dim], truncated towards w_avg (w' = w_avg + psi (w − w_avg)) on the first
     `cutoff` layers (all when None)."""
-    x = w.unsqueeze(1).repeat([1, num_ws, 1])
+    x = broadcast_w(w, num_ws)
     if psi != 1:
         cut = num_ws if cutoff is None else cutoff
         x[:, :cut] = w_avg.to(x.dtype).lerp(x[:, :cut], psi)
@@ -387,10 +387,9 @@ class Generator(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, truncation_psi: float = 1.0, space: str = "w") -> LatentCode:
         """Draw n codes from `seed` in space 'z', 'w' ([N, w_dim]) or 'w+' ([N, num_ws, w_dim])."""
+        check_truncation(space, truncation_psi)
         z = self.sample_z(n, seed)
         if space == "z":
-            if truncation_psi != 1:
-                raise LatentError("truncation is defined in W; sample space 'w' or 'w+' to truncate")
             return LatentCode("z", z, meta={"seed": seed})
         ws = self.mapping(z, truncation_psi=truncation_psi)
         meta = {"seed": seed, "truncation_psi": truncation_psi}
@@ -407,7 +406,7 @@ class Generator(nn.Module):
         if code.space == "z":
             return self.mapping(t)
         if code.space == "w":
-            return t.unsqueeze(1).repeat([1, self.num_ws, 1])
+            return broadcast_w(t, self.num_ws)
         if code.space == "w+":
             return t
         raise LatentError(f"cannot turn a code in space {code.space!r} into ws")

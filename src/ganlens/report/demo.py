@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..analysis import autolabel, linearity, measure_edits
 from ..analysis.editability import measure_visible
+from ..bundled import guard_name
 from ..directions import Direction, fit_boundary, ganspace, load_bundled, sefa
 from ..edit import ascend, ascend_path, describe_layers, labelled_grid, move, strength_labels
 from ..edit.mix import mix_grid
@@ -35,7 +36,7 @@ from ..io.video import save_animation
 from ..latents import LatentCode
 from ..models import load
 from ..models.stylegan2 import Generator
-from ..scorers import Scorer, default_guard, load_scorer
+from ..scorers import Scorer, load_scorer
 from ..scoring import score
 from ..synthdata.factors import FACTORS
 from .html import Report, Section
@@ -208,7 +209,7 @@ VISIBLE_STRENGTH = 2.5
 
 def _visible_table(ctx: DemoContext, report: Report, s: Section, directions: dict[str, Direction], key: str) -> None:
     """How often each edit changes what a person sees, by the main and the guard predictor (and both)."""
-    n, guard = ctx.sizes.visible_samples, default_guard(ctx.model)
+    n, guard = ctx.sizes.visible_samples, guard_name(ctx.model)
     readers = [ctx.model] + ([guard] if guard else [])
     codes = ctx.G.sample(n, seed=1)
     rows, numbers = [], {}
@@ -298,7 +299,7 @@ def section_ascent(ctx: DemoContext, report: Report, s: Section) -> None:
     G, scorer, n, step = ctx.G, ctx.scorer, ctx.sizes.ascent_samples, ctx.sizes.ascent_step
     # A second reader that never steers: trained on renders without the domain's factor correlations, so it does
     # not read the edited attribute as a change of the kept one (benchmarks/predictor_shortcuts.py).
-    reader_name = default_guard(ctx.model)
+    reader_name = guard_name(ctx.model)
     reader = load_scorer(reader_name) if reader_name else None
     codes = G.sample(n, seed=99)
     pictures = G.render(codes)

@@ -8,25 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from ..bundled import PREDICTORS
 from ..errors import CheckpointError, UnknownModelError
-from ..io.files import atomic_write_bytes, atomic_write_json
+from ..io.tensorfile import peek_document, read_tensor_file, write_tensor_file
 from .base import AttributeInfo, Scorer, to_unit_float
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-# "-independent" was trained on renders with the domain's factor correlations broken, so it does not read one factor
-# as a cue for another (a guard for per-sample holds: docs/results.md, "Conditioning per sample").
-BUNDLED = {"synthfaces64": ASSETS / "synthfaces64-predictor",
-           "synthfaces64-independent": ASSETS / "synthfaces64-independent-predictor"}
-
-
-def default_guard(model_name: str) -> str | None:
-    """The bundled guard predictor for a model ('<model>-independent'), or None where none is bundled."""
-    name = f"{model_name}-independent"
-    return name if name in BUNDLED else None
-
 
 class AttributePredictor(nn.Module):
     """Four stride-2 conv stages (64 → 4 px) and an MLP head with one output per attribute.
@@ -94,40 +82,53 @@ class PredictorScorer(Scorer):
         return {a: s[:, i] for i, a in enumerate(self.names)}
 
 
+FORMAT = "ganlens.predictor"
+# Version 1 kept the description in a side-car `stem.json`; version 2 keeps it in the weights file's header, like
+# every other ganlens artefact (`ganlens.io.tensorfile`). Both load.
+FORMAT_VERSION = 2
+
+
 def save_predictor(model: AttributePredictor, attributes: tuple[AttributeInfo, ...], meta: dict, stem: str | Path) -> Path:
-    """Write `stem`.safetensors (weights) and `stem`.json (architecture, attributes, metrics), atomically."""
-    stem = Path(stem)
-    doc = {"format": "ganlens.predictor", "version": 1, "init_kwargs": model.init_kwargs,
+    """Write `stem`.safetensors: the weights, with the architecture, attributes and metrics in its header."""
+    doc = {"format": FORMAT, "version": FORMAT_VERSION, "init_kwargs": model.init_kwargs,
            "attributes": [a.__dict__ for a in attributes], **meta}
-    tmp = stem.with_name(stem.name + ".tmp.safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    atomic_write_bytes(stem.with_suffix(".safetensors"), tmp.read_bytes())
-    tmp.unlink()
-    atomic_write_json(stem.with_suffix(".json"), doc)
-    return stem.with_suffix(".safetensors")
+    return write_tensor_file(Path(stem).with_suffix(".safetensors"), model.state_dict(), doc)
 
 
 def load_scorer(name_or_path: str | Path = "synthfaces64", device: str = "cpu") -> PredictorScorer:
-    """Load a bundled predictor by name, or a `.safetensors` + `.json` pair by path (either file's name)."""
+    """Load a bundled predictor by name, or a predictor file by path (`.safetensors`, or a version-1 pair of
+    `.safetensors` + `.json` given by either file's name or their common stem).
+
+    Raises:
+        UnknownModelError: neither a bundled name nor an existing file.
+        CheckpointError: a missing side-car, or a file that is corrupt or not a predictor.
+    """
     key = str(name_or_path)
-    if key in BUNDLED:
-        stem = BUNDLED[key]
+    if key in PREDICTORS:
+        stem = PREDICTORS[key]
     else:
         p = Path(key)
         stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
         if not stem.with_suffix(".safetensors").exists():
-            raise UnknownModelError(f"unknown scorer {key!r}: not bundled ({', '.join(sorted(BUNDLED))}) and no "
+            raise UnknownModelError(f"unknown scorer {key!r}: not bundled ({', '.join(sorted(PREDICTORS))}) and no "
                                     f"{stem.with_suffix('.safetensors')} file")
-    weights, meta_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
-    if not weights.exists() or not meta_path.exists():
-        raise CheckpointError(f"scorer files missing: need {weights} and {meta_path}")
-    try:
-        doc = json.loads(meta_path.read_text())
-        state = load_file(str(weights))
-    except (OSError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"cannot read scorer {stem}: {exc}") from exc
+    weights, side_car = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    if peek_document(weights) is None:  # version 1: the description lives beside the weights
+        if not side_car.exists():
+            raise CheckpointError(f"{weights} carries no predictor description and {side_car} is missing")
+        try:
+            doc, state = json.loads(side_car.read_text()), load_file(str(weights))
+        except (OSError, ValueError, SafetensorError) as exc:
+            raise CheckpointError(f"cannot read scorer {stem}: {exc}") from exc
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise CheckpointError(f"{side_car} is not a predictor description (format {FORMAT!r} expected)")
+    else:
+        doc, state = read_tensor_file(weights, FORMAT, "ganlens predictor", max_version=FORMAT_VERSION)
     model = AttributePredictor(**doc["init_kwargs"])
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{weights} does not fit the predictor architecture it declares: {exc}") from exc
     attributes = tuple(AttributeInfo(**a) for a in doc["attributes"])
     meta = {k: v for k, v in doc.items() if k not in ("init_kwargs", "attributes")}
     return PredictorScorer(model.to(device), attributes, meta)

@@ -42,6 +42,11 @@ class UploadError(GanlensError):
         self.status = status
 
 
+def too_large(size: int, limit: int) -> str:
+    """The message refusing an upload of `size` bytes over `limit` bytes."""
+    return f"the upload is {size / 1e6:.2f} MB; the limit is {limit / 1e6:.2f} MB"
+
+
 def sniff_format(data: bytes) -> str:
     """The image format from the first bytes (png, jpeg, gif, bmp, webp), or UploadError 415."""
     for magic, fmt in SIGNATURES.items():

@@ -116,18 +116,17 @@ class Studio:
         '-independent' predictor if one is bundled (trained without the domain's factor correlations) and reads
         every attribute that can be ticked (the shipped boundaries' attributes).
         """
-        from ..models import load
         from ..invert import load_encoder
-        from ..scorers import default_guard, load_scorer
+        from ..models import load
+        from ..scorers import load_scorer
+        from ..scoring import choose_guards
 
         G = load(model, device=device).eval()
         sc = _optional(load_scorer, G.name if scorer == "auto" else scorer, device, required=scorer != "auto")
         enc = _optional(load_encoder, G.name if encoder == "auto" else encoder, device, required=encoder != "auto")
-        guard_name = default_guard(G.name) if guard == "auto" else guard
-        gs = _optional(load_scorer, guard_name, device, required=guard != "auto") if sc is not None else None
         boundaries = load_bundled(G.name)
-        if guard == "auto" and gs is not None and not set(boundaries) <= set(gs.names):
-            gs = None  # as `ganlens ascend --guard auto`: a guard that cannot read every tickable attribute is left out
+        # The same rule as `ganlens ascend --guard`: 'auto' only where the guard reads every tickable attribute.
+        guards = dict(choose_guards([guard], G.name, boundaries, device)) if sc is not None and guard else {}
         sliders = {f"attr:{a}": Slider(f"attr:{a}", a, "attribute", d) for a, d in boundaries.items()}
         sliders.update({f"grad:{a}": Slider(f"grad:{a}", a, "gradient", d)
                         for a, d in load_bundled(G.name, "gradient").items()})
@@ -142,7 +141,7 @@ class Studio:
             aligner = FaceAligner()
         except GanlensError:
             aligner = None  # the faces extra is not installed: the page hides the option
-        return cls(G, sc, enc, sliders, boundaries, aligner, {Path(guard_name).stem: gs} if gs is not None else {})
+        return cls(G, sc, enc, sliders, boundaries, aligner, {Path(name).stem: g for name, g in guards.items()})
 
     def label_directions(self, num_samples: int = 32) -> None:
         """Auto-label the SeFa and unlabelled user directions by the attribute they change most.

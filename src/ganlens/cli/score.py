@@ -1,0 +1,54 @@
+"""`ganlens score`: sample codes and score their images (the labels InterFaceGAN fits on)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from .common import CONTEXT, batch_option, device_option, model_option, overwrite_option, scorer_option
+
+
+@click.command(context_settings=CONTEXT)
+@model_option
+@scorer_option
+@click.option("-n", "--samples", "n", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000),
+              help="Number of codes to sample and score.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the z draws.")
+@click.option("--space", type=click.Choice(["z", "w"]), default="w", show_default=True, help="Space of the saved codes.")
+@click.option("--truncation", "psi", default=1.0, show_default=True, type=float, help="Truncation psi for W codes.")
+@batch_option
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Codes (.npz); the scores go to the .csv beside it.")
+@overwrite_option
+@device_option
+def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, device) -> None:
+    """Sample codes, synthesise them and score every image; save codes (.npz) and scores (.csv).
+
+    The CSV (one row per code, one column per attribute) is the same format `boundary --labels` reads, so labels
+    from your own classifier can replace it.
+
+    \b
+    Example:
+      ganlens score --model synthfaces64 --samples 20000 --seed 0 --out scored/codes.npz
+      ganlens score --model mine.pkl --scorer my_scorers.py:smile_score -n 5000 --out codes.npz
+    """
+    import numpy as np
+
+    from .. import load
+    from ..io import check_output_path
+    from ..latents import check_truncation
+    from ..scoring import score as score_codes
+
+    check_output_path(out, overwrite, (".npz",))
+    check_output_path(out.with_suffix(".csv"), overwrite)
+    check_truncation(space, psi)
+    G = load(model, device=device)
+    t0 = time.perf_counter()
+    result = score_codes(G, n, scorer, seed=seed, space=space, truncation_psi=psi, batch_size=batch_size, progress=True)
+    npz, csv_path = result.save(out)
+    click.echo(f"scored {n} {space} codes of {G.name} in {time.perf_counter() - t0:.1f} s -> {npz}, {csv_path}")
+    for name in result.names:
+        v = result[name]
+        click.echo(f"  {name:14s} mean {np.mean(v):+.3f}  std {np.std(v):.3f}  min {np.min(v):+.3f}  max {np.max(v):+.3f}")

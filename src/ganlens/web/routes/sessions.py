@@ -1,0 +1,63 @@
+"""Tabs: open one, view it, load a seed, reset the edit, undo."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ..context import Ctx, place
+from ..schemas import SeedRequest
+from ..session import EditState, Session
+from ..studio import readings
+
+router = APIRouter(prefix="/api/sessions")
+
+
+@router.post("")
+def new_session(ctx: Ctx, req: SeedRequest | None = None) -> JSONResponse:
+    """A new tab's session on a seed (7 at ψ 0.7 when none is given) and its first view."""
+    t0 = time.perf_counter()
+    req = req or SeedRequest(seed=7, truncation=0.7)
+    code, source, shown = ctx.seed_state(req.seed, req.truncation)
+    session = ctx.sessions.add(Session(EditState(code, source, shown.scores, readings(shown)), ctx.render_view))
+    return ctx.respond(session, session.version, t0)
+
+
+@router.get("/{sid}")
+def view(sid: str, ctx: Ctx) -> JSONResponse:
+    """The tab's current view."""
+    t0 = time.perf_counter()
+    session = ctx.sessions.get(sid)
+    return ctx.respond(session, session.version, t0)
+
+
+@router.post("/{sid}/seed")
+def seed(sid: str, req: SeedRequest, ctx: Ctx) -> JSONResponse:
+    """The main or the second image from a seed; the sliders keep their settings."""
+    t0 = time.perf_counter()
+    session = ctx.sessions.get(sid)
+    code, source, shown = ctx.seed_state(req.seed, req.truncation)
+    return ctx.respond(session, session.update(place(req.slot, code, source, shown)), t0)
+
+
+@router.post("/{sid}/reset")
+def reset(sid: str, ctx: Ctx) -> JSONResponse:
+    """Clear the sliders, the kept-fixed attributes and the mix."""
+    t0 = time.perf_counter()
+    session = ctx.sessions.get(sid)
+
+    def clear(state: EditState) -> EditState:
+        return replace(state, strengths={}, layers={}, keep_fixed=(), mix_layers=None)
+
+    return ctx.respond(session, session.update(clear), t0)
+
+
+@router.post("/{sid}/undo")
+def undo(sid: str, ctx: Ctx) -> JSONResponse:
+    """Take back one action."""
+    t0 = time.perf_counter()
+    session = ctx.sessions.get(sid)
+    return ctx.respond(session, session.undo(), t0)
