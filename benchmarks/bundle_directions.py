@@ -28,12 +28,14 @@ import numpy as np
 import ganlens
 from ganlens.analysis import measure_edits
 from ganlens.directions import fit_boundary, gradient_direction
-from ganlens.directions.bundled import ASSETS, SETS
+from ganlens.bundled import DIRECTIONS
+from ganlens.directions.bundled import SETS
 from ganlens.scorers import load_scorer
 from ganlens.scoring import score
+from harness import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 STRENGTH = 3.0
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,7 +48,7 @@ def main() -> None:
                     help="gradient: the layer_gradient.py results whose chosen layer ranges to use")
     ap.add_argument("--out", type=Path, default=None, help="default: the package's assets folder")
     args = ap.parse_args()
-    out = args.out or ASSETS / args.model / SETS["gradient" if args.kind == "gradient" else "boundary"]
+    out = args.out or DIRECTIONS / args.model / SETS["gradient" if args.kind == "gradient" else "boundary"]
     out.mkdir(parents=True, exist_ok=True)
     G, scorer = ganlens.load(args.model), load_scorer(args.model)
     if args.kind == "gradient":

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT
+
 HOME = ROOT / "campaign" / "synthfaces64-v2"
 RUN = ROOT / "runs" / "campaign"
 DATA = ROOT / "data" / "sf100k.npz"

@@ -10,19 +10,13 @@ FID at n = 2000 is biased upwards against the n = 5000 figure of model_quality.p
 from __future__ import annotations
 
 import argparse
-import platform
 import time
-from pathlib import Path
-
-import torch
 
 import ganlens
-from ganlens.io import atomic_write_json
 from ganlens.metrics.fid import InceptionFeatures, frechet_distance, kernel_inception_distance
 from ganlens.synthdata import render_batch, sample_factors
+from harness import ROOT, device_label, write_result
 from model_quality import coverage_part
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -59,14 +53,12 @@ def main() -> None:
         row["correlation_passes"] = sum(p["pass"] for p in cov["correlations"])
         rows[label] = row
         print(f"{label}: FID {row['fid']:.2f}  KID {kid:.4f}  coverage {row['coverage_passes']}/{len(cov['coverage'])}")
-    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else \
-        f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    atomic_write_json(args.out, {
-        "n": args.n, "seed": args.seed, "data_seed": args.data_seed, "device": device, "inception": net.source,
+    write_result(args.out, {
+        "n": args.n, "seed": args.seed, "data_seed": args.data_seed, "device": device_label(args.device),
+        "inception": net.source,
         "coverage_units": "binary: |rate difference| in points (bar 3); continuous: 1-D Wasserstein / range (bar 0.05)",
         "models": rows, "seconds": round(time.time() - t0, 1),
-        "command": "python benchmarks/compare_generators.py --models " + " ".join(args.models) + f" --n {args.n}",
-    })
+    }, generators=models.values())
 
 
 if __name__ == "__main__":

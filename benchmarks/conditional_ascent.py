@@ -20,9 +20,7 @@ predictor would not show there.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,14 +28,8 @@ import torch
 import ganlens
 from ganlens.directions import load_bundled
 from ganlens.edit import ascend, describe_layers
-from ganlens.io import atomic_write_json
 from ganlens.scorers import load_scorer
-
-ROOT = Path(__file__).resolve().parent.parent
-PAIRS = [("glasses", "age"), ("smile", "age"), ("beard", "hair_length")]
-DISTANCE = 3.0
-NOTHING_TO_CUT = 0.1
-CHECK = ROOT / "results" / "check_predictor" / "synthfaces64-check.safetensors"
+from harness import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS, ROOT, write_result
 
 
 def main() -> None:
@@ -102,16 +94,14 @@ def main() -> None:
                       f"{row['check']['condition_change_free_over_std']:+.2f} -> "
                       f"{c['condition_change_over_std']:+.2f})",
                       flush=True)
-    atomic_write_json(Path(args.out), {
+    write_result(args.out, {
         "model": "synthfaces64", "distance": DISTANCE, "step": args.step, "samples": args.samples,
         "samples_seed": args.seed, "precision": "bf16", "pairs": rows,
         "check_predictor": str(CHECK.relative_to(ROOT)),
         "passes": {f"{judge}:{label}": sum(r[judge][label]["verdict"] == "pass" for r in rows.values())
                    for judge in ("main", "check") for label in ("projected", "restored")},
         "of": len(rows),
-        "seconds": round(time.time() - t0, 1), "threads": args.threads, "machine": platform.machine(),
-        "torch": torch.__version__,
-        "command": "python benchmarks/conditional_ascent.py" + (f" --step {args.step}" if args.step != 0.125 else "")})
+        "seconds": round(time.time() - t0, 1), "threads": args.threads}, generators=["synthfaces64"])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -31,8 +30,8 @@ import torch
 import ganlens
 from ganlens import LatentCode
 from ganlens.analysis.plots import bar_panels
+from ganlens.bundled import ASSETS
 from ganlens.control import (
-    ASSETS,
     SplitGenerator,
     fit_boundary_control,
     fit_from_samples,
@@ -40,12 +39,12 @@ from ganlens.control import (
 )
 from ganlens.directions.bundled import load_bundled
 from ganlens.edit import labelled_grid
-from ganlens.io import atomic_write_json, save_image, to_uint8
+from ganlens.io import save_image, to_uint8
 from ganlens.metrics.fid import frechet_distance
 from ganlens.scorers import load_scorer
 from ganlens.synthdata import FACTORS, render_batch, sample_factors
+from harness import ROOT, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTROLLED = ["yaw", "smile", "age", "hair_color"]  # layout, attribute (x2, correlated in the data), colour
 LEVELS = {f.name: f.level for f in FACTORS}
 FULL = {"fit": 2000, "fit_split": 1000, "requests": 500, "realism": 1000}
@@ -143,7 +142,7 @@ def main() -> None:
         real_emb = np.concatenate([scorer.embed(real[i : i + 200]).numpy() for i in range(0, len(real), 200)])
 
     result: dict = {"controlled": CONTROLLED, "levels": {a: LEVELS[a] for a in CONTROLLED}, "counts": n,
-                    "machine": f"{platform.machine()} cpu, {torch.get_num_threads()} torch thread(s)", "quick": args.quick,
+                    "threads": torch.get_num_threads(), "quick": args.quick,
                     "scorer": "synthfaces64 predictor", "precision": "bf16 autocast synthesis", "methods": {}}
 
     # --- base model: one set of fitting samples for the boundary calibration and the encoders.
@@ -209,7 +208,7 @@ def main() -> None:
                         "mean_drift": round(float(np.mean([pa[a]["drift_mean_others"] for a in CONTROLLED])), 4)}
     result["summary"] = summary
     result["wall_time_s"] = round(time.time() - t_start, 1)
-    atomic_write_json(args.out, result)
+    write_result(args.out, result, ["synthfaces64", *([split_path] if "encoders/split" in splits else [])])
     print(json.dumps(summary, indent=2))
     figures(Path(args.figures), result, controls, args.quick)
     print(f"done in {time.time() - t_start:.0f} s")

@@ -23,9 +23,7 @@ units of each attribute's spread over the samples.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,11 +33,10 @@ from ganlens.analysis import EditReport, measure_edits
 from ganlens.directions import Direction, fit_boundary, gradient_direction
 from ganlens.directions.bundled import load_bundled
 from ganlens.edit import ascend
-from ganlens.io import atomic_write_json
 from ganlens.scorers import load_scorer
 from ganlens.scoring import score
+from harness import ROOT, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
 STRENGTH = 3.0
 GRADIENT = "gradient (mean unit gradient)"
 
@@ -132,10 +129,8 @@ def main() -> None:
     result["rows"][label] = summarise(per_sample_ascent(G, scorer, names, args.samples, seed=1))
     print(f"{label}: " + ", ".join(f"{a} {v['success']:.2f}/{v['target_move']:.2f}"
                                    for a, v in result["rows"][label].items()), flush=True)
-    result.update({"seconds": round(time.time() - t0, 1), "threads": args.threads,
-                   "machine": platform.machine(), "torch": torch.__version__,
-                   "command": "python benchmarks/direction_recipes.py"})
-    atomic_write_json(Path(args.out), result)
+    result.update({"seconds": round(time.time() - t0, 1), "threads": args.threads})
+    write_result(args.out, result, generators=[args.model])
     print("wrote", args.out)
 
 

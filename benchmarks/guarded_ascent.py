@@ -25,24 +25,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 import ganlens
-from conditional_ascent import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS
 from ganlens.analysis.plots import heatmap
 from ganlens.edit import ascend
-from ganlens.io import atomic_write_json, save_image
+from ganlens.io import save_image
 from ganlens.scorers import load_scorer
+from harness import CHECK, DISTANCE, INDEPENDENT_2, NOTHING_TO_CUT, PAIRS, ROOT, THIRD, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-THIRD = ROOT / "results" / "third_predictor" / "synthfaces64-third.safetensors"
-INDEPENDENT_2 = ROOT / "results" / "independent_predictor_2" / "synthfaces64-independent-2.safetensors"
 GUARDS = {"free": None, "kept": (), "guarded": ("check",), "guarded_independent": ("independent",)}
 VARIANTS = tuple(GUARDS)
 RESULTS = {"W": ROOT / "results" / "guarded_ascent.json", "Z": ROOT / "results" / "guarded_ascent_z.json"}
@@ -138,7 +132,7 @@ def main() -> None:
                     f"{row[j][label]['condition_change_over_std']:+.2f} cut {row[j][label]['condition_cut']:.2f} "
                     f"kept {row[j][label]['target_kept']:.2f} {row[j][label]['verdict']}" for j in judges),
                     flush=True)
-    atomic_write_json(Path(args.out), {
+    write_result(args.out, {
         "model": "synthfaces64", "distance": DISTANCE, "step": args.step, "samples": args.samples,
         "samples_seed": args.seed, "precision": "bf16", "steering": "main (shipped predictor)",
         "guards": {k: list(v) if v is not None else None for k, v in GUARDS.items()},
@@ -147,9 +141,8 @@ def main() -> None:
         "judged_by_itself": {k: ["main", *(v or ())] for k, v in GUARDS.items() if v is not None}, "pairs": rows,
         "passes": {f"{j}:{label}": sum(r[j][label]["verdict"] == "pass" for r in rows.values())
                    for j in judges for label in VARIANTS[1:]},
-        "of": len(rows), "seconds": round(time.time() - t0, 1), "threads": args.threads,
-        "machine": platform.machine(), "torch": torch.__version__, "spaces": args.spaces,
-        "command": "python benchmarks/guarded_ascent.py " + " ".join(sys.argv[1:])})
+        "of": len(rows), "seconds": round(time.time() - t0, 1), "threads": args.threads, "spaces": args.spaces},
+        generators=["synthfaces64"])
     draw_chart()
 
 

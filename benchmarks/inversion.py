@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -29,11 +28,11 @@ from ganlens.invert import (
     apply_delta, invert_hybrid, invert_pti, latent_error, layer_spread, load_delta, load_encoder, project, pti_recipe,
     save_delta,
 )
-from ganlens.io import atomic_write_json, make_grid, save_image
+from ganlens.io import make_grid, save_image
 from ganlens.metrics.quality import fidelity, psnr
 from ganlens.synthdata import render_batch, sample_factors
+from harness import ROOT, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "runs" / "inversion_bench"
 # (space, noise maps, preset): the table's optimisation rows.
 OPTIM_ROWS = [("z", False, "ganlens"), ("w", False, "ganlens"), ("w+", False, "ganlens"), ("w+", True, "ganlens"),
@@ -97,7 +96,8 @@ def part_table(G, sets, args, doc) -> None:
 
         def finish(name: str, rows=rows, set_name=set_name) -> None:
             print(set_name, name, rows[name], flush=True)
-            atomic_write_json(args.out, doc)  # atomic, after every row: an hour-long table keeps its finished rows
+            # atomic, after every row: an hour-long table keeps its finished rows
+            write_result(args.out, doc, [args.model])
 
         for space, noise, preset_name in OPTIM_ROWS:
             name, stem = optim_row(space, noise, preset_name)
@@ -404,7 +404,7 @@ def part_layer_reg(G, sets, args, doc) -> None:
             "what": "W+ optimisation of renders ('ganlens' preset, --steps) with the layer-spread penalty of weight "
                     "layer_reg; edit success by the edit part's rule (mean over smile, age, glasses)",
             "images": len(imgs), "steps": args.steps, "curve": curve}
-        atomic_write_json(args.out, doc)
+        write_result(args.out, doc, [args.model])
 
 
 def part_ood(G, sets, args, doc) -> None:
@@ -499,9 +499,8 @@ def main() -> None:
     doc["setup"] = {
         "model": args.model, "images_per_set": args.n, "optim_steps": args.steps, "pti_pivot_steps": args.pti_pivot_steps,
         "pti_tune_steps": args.pti_tune_steps, "data_seed": args.data_seed,
-        "sample_seed": args.sample_seed, "threads": args.threads, "cpu_count": os.cpu_count(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "torch": torch.__version__,
-        "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
+        "sample_seed": args.sample_seed, "threads": args.threads,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "date": time.strftime("%Y-%m-%d"),
         "batch": args.batch,
         "note": ("Each set has --n images (the issue asks for 200 renders + 200 samples; at 16-45 ms per image-step "
                  "on 2 CPU cores, results/invert_speed-cpu.json, that table takes about 2.5 hours, PTI's one-image-"
@@ -521,7 +520,7 @@ def main() -> None:
             "images_per_set", "optim_steps", "pti_pivot_steps", "threads", "batch", "load_average_at_start", "date")}
         parts[name](G, sets, args, doc)
         doc.setdefault("part_seconds", {})[key] = round(time.perf_counter() - t0, 1)
-        atomic_write_json(out, doc)
+        write_result(out, doc, [args.model], parts=[key])
         print(f"[{name}] done in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 
 

@@ -14,23 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
-from pathlib import Path
 
 import torch
 
 import ganlens
 from ganlens.invert import PTIConfig, invert_pti, project
-from ganlens.io.files import atomic_write_json
 from ganlens.models import load_generator
-from ganlens.models.registry import ASSETS
-
-ROOT = Path(__file__).resolve().parent.parent
+from ganlens.bundled import generator_file
+from harness import ROOT, write_result
 
 
 def layouts(name: str) -> dict:
-    plain = load_generator(ASSETS / f"{name}.safetensors")
+    plain = load_generator(generator_file(name))
     return {"nchw": plain, "channels_last": ganlens.load(name)}
 
 
@@ -49,8 +45,7 @@ def main() -> None:
     nets = layouts(args.model)
     imgs = nets["nchw"].render(nets["nchw"].sample(args.images, seed=1))
     doc: dict = {"model": args.model, "images": args.images, "steps": args.steps, "threads": torch.get_num_threads(),
-                 "cpu_count": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-                 "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+                 "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
                  "unit": "milliseconds per image-step (project) / per step (PTI tuning) / per image (render)",
                  "project": {}, "pti_tune": {}, "render": {}}
     for lay, G in nets.items():
@@ -80,7 +75,7 @@ def main() -> None:
     doc["fastest"] = {name: {"layout": lay, "batch": int(b), "ms": v} for name, (lay, b, v) in best.items()}
     doc["speedup_vs_nchw_batch16"] = {name: round(doc["project"][name]["nchw"]["16"] / best[name][2], 2)
                                       for name in best if "16" in doc["project"][name]["nchw"]}
-    out = atomic_write_json(args.out, doc, indent=1)
+    out = write_result(args.out, doc, generators=[args.model])
     print(json.dumps(doc["fastest"]), doc["speedup_vs_nchw_batch16"])
     print("wrote", out)
 

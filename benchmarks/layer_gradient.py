@@ -12,19 +12,16 @@ the chosen range is then measured on the issue's 500 fresh samples (seed 1), as 
 from __future__ import annotations
 
 import argparse
-import platform
 import time
-from pathlib import Path
 
 import torch
 
 import ganlens
 from ganlens.analysis import measure_edits
 from ganlens.directions import gradient_direction
-from ganlens.io import atomic_write_json
 from ganlens.scorers import load_scorer
+from harness import ROOT, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
 RANGES = {"all": None, "0-2": (0, 1, 2), "1-4": (1, 2, 3, 4), "3-6": (3, 4, 5, 6), "5-9": (5, 6, 7, 8, 9),
           "7-9": (7, 8, 9)}
 STRENGTH = 3.0
@@ -67,12 +64,11 @@ def main() -> None:
         print(f"{a}: chose {best} -> {final[best]} (all layers: {final['all']})", flush=True)
     passes = {"chosen_range": sum(v["measured"][v["chosen_range"]]["success"] >= 0.95 for v in out.values()),
               "all_layers": sum(v["measured"]["all"]["success"] >= 0.95 for v in out.values())}
-    atomic_write_json(Path(args.out), {
+    write_result(args.out, {
         "model": "synthfaces64", "strength": STRENGTH, "ranges": dict(RANGES),
         "min_move_spreads": MIN_MOVE, "fit_samples": args.fit, "select_samples": args.select,
         "edit_samples": args.samples, "attributes": out, "passes_95": passes, "of": len(out),
-        "seconds": round(time.time() - t0, 1), "threads": args.threads, "machine": platform.machine(),
-        "torch": torch.__version__, "command": "python benchmarks/layer_gradient.py"})
+        "seconds": round(time.time() - t0, 1), "threads": args.threads}, generators=["synthfaces64"])
     print("passes (>= 95 %):", passes, "wrote", args.out)
 
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -34,13 +32,13 @@ from sklearn.svm import SVC
 
 import ganlens
 from ganlens.analysis import linearity
-from ganlens.directions.svm import fit_boundary, split_extremes
 from ganlens.analysis.plots import bar_panels
-from ganlens.io import atomic_write_json, save_image
+from ganlens.directions.svm import fit_boundary, split_extremes
+from ganlens.io import save_image
 from ganlens.scorers import load_scorer
 from ganlens.scoring import score
+from harness import ROOT, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
 RATIO, SPLIT = 0.02, 0.7
 
 
@@ -136,12 +134,11 @@ def main() -> None:
                                               if r["mlp"]["test_accuracy"] - r["linear_ceiling"]["test_accuracy"] > 0.05),
     } for space in rows}
     save_image(chart(rows), Path(args.chart), scale=2)
-    atomic_write_json(Path(args.out), {
+    write_result(args.out, {
         "model": "synthfaces64", "scorer": "synthfaces64", "samples": args.samples, "fit_pool": n_fit,
         "test_pool": args.samples - n_fit, "ratio": RATIO, "seed": args.seed, "rows": rows, "summary": summary,
-        "seconds": {"scoring": round(t_score, 1), "total": round(time.time() - t0, 1)}, "threads": args.threads,
-        "machine": platform.machine(), "torch": torch.__version__,
-        "command": "python benchmarks/linear_ceiling.py " + " ".join(sys.argv[1:])})
+        "seconds": {"scoring": round(t_score, 1), "total": round(time.time() - t0, 1)}, "threads": args.threads},
+        generators=["synthfaces64"])
     print(summary)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -29,10 +28,9 @@ import torch
 from scipy.stats import wasserstein_distance
 
 import ganlens
-from ganlens.io import atomic_write_json, make_grid, save_image
+from ganlens.io import make_grid, save_image
 from ganlens.synthdata import FACTORS, render_batch, sample_factors
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, device_label, write_result
 
 
 def correlations(values: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
@@ -67,7 +65,6 @@ def main() -> None:
 
     out = Path(args.out)
     result = json.loads(out.read_text()) if out.exists() else {}
-    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     result.update({"model": args.model, "model_provenance": G.provenance, "n": args.n})
     if "fid" in parts:
         from ganlens.metrics.fid import InceptionFeatures, frechet_distance, kernel_inception_distance
@@ -79,7 +76,7 @@ def main() -> None:
         fid = frechet_distance(f_fake, f_real)
         kid, kid_std = kernel_inception_distance(f_fake, f_real)
         floor_kid = kernel_inception_distance(f_other, f_real)
-        result.update({"fid": fid, "fid_pass": fid <= 25, "fid_n": args.n, "fid_device": device,
+        result.update({"fid": fid, "fid_pass": fid <= 25, "fid_n": args.n, "fid_device": device_label(args.device),
                        "fid_inception": net.source, "kid": kid, "kid_std": kid_std,
                        "kid_rule": "unbiased MMD^2, cubic kernel, 100 subsets of min(n, 1000)",
                        "fid_sanity": {f"renders_seed{args.data_seed + 1}_vs_renders_seed{args.data_seed}": {
@@ -100,7 +97,7 @@ def main() -> None:
     if "edits" in parts:
         edits_part(G, result)
     result["seconds_last_run"] = round(time.time() - t0, 1)
-    atomic_write_json(out, result)
+    write_result(out, result, generators=[args.model], parts=sorted(parts))
 
 
 def domain_part(fake: np.ndarray, real: np.ndarray, other: np.ndarray, result: dict) -> None:
@@ -137,7 +134,7 @@ def speed_part(G, result: dict, repeats: int = 20) -> None:
                 G.synthesize(code, precision="fp32")
                 times.append(time.perf_counter() - t)
             out[f"batch{batch}_ms"] = round(float(np.median(times)) * 1000, 2)
-        out.update({"threads": 1, "precision": "fp32", "machine": platform.processor() or platform.machine()})
+        out.update({"threads": 1, "precision": "fp32"})
     finally:
         torch.set_num_threads(threads)
     result["synthesis_speed"] = out

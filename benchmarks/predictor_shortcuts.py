@@ -23,30 +23,19 @@ the correlations broken (`--independent`): the bundled "synthfaces64-independent
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 import ganlens
-from ganlens.io import atomic_write_json
 from ganlens.scorers import load_scorer
 from ganlens.synthdata import render_batch, sample_factors
 from ganlens.synthdata.factors import INDEX
+from harness import CHECK, INDEPENDENT_2, NOTHING_TO_CUT, PAIRS, ROOT, THIRD, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-PAIRS = [("glasses", "age"), ("smile", "age"), ("beard", "hair_length")]
-PREDICTORS = {
-    "main": "synthfaces64",
-    "check": ROOT / "results" / "check_predictor" / "synthfaces64-check.safetensors",
-    "third": ROOT / "results" / "third_predictor" / "synthfaces64-third.safetensors",
-    "independent": "synthfaces64-independent",
-    "independent_2": ROOT / "results" / "independent_predictor_2" / "synthfaces64-independent-2.safetensors",
-}
-SHORTCUT = 0.1  # spreads; the benchmarks' "nothing to cut" line
+PREDICTORS = {"main": "synthfaces64", "check": CHECK, "third": THIRD, "independent": "synthfaces64-independent",
+              "independent_2": INDEPENDENT_2}
 ATTRIBUTES = ("glasses", "beard", "smile", "age", "hair_length")
 
 
@@ -94,7 +83,7 @@ def main() -> None:
             row[k] = {"target_change": float(np.mean(after[target] - before[target])),
                       "condition_change": cond_change,
                       "condition_change_over_std": cond_change / spread[k][cond],
-                      "shortcut": abs(cond_change / spread[k][cond]) >= SHORTCUT}
+                      "shortcut": abs(cond_change / spread[k][cond]) >= NOTHING_TO_CUT}
         pairs[f"{target}|{cond}"] = row
         print(f"{target}|{cond} (true change 0): " + "; ".join(
             f"{k} {row[k]['condition_change_over_std']:+.3f} spreads (target {row[k]['target_change']:+.2f})"
@@ -109,14 +98,13 @@ def main() -> None:
         for k in scorers:
             print(f"held out on {name} renders, {k}: " + ", ".join(f"{a} {v:.3f}" for a, v in accuracy[name][k].items()))
 
-    atomic_write_json(Path(args.out), {
+    write_result(args.out, {
         "predictors": {k: str(v if isinstance(v, str) else v.relative_to(ROOT)) for k, v in PREDICTORS.items()},
-        "n": args.n, "seed": args.seed, "shortcut_line_spreads": SHORTCUT,
+        "n": args.n, "seed": args.seed, "shortcut_line_spreads": NOTHING_TO_CUT,
         "spread_of": "std of each predictor's reading over 160 GAN samples (seed 4, W)", "spread": spread,
         "pairs": pairs, "held_out": accuracy,
         "held_out_measure": "accuracy for binary attributes, R^2 for continuous ones",
-        "seconds": round(time.time() - t0, 1), "threads": args.threads, "machine": platform.machine(),
-        "torch": torch.__version__, "command": "python benchmarks/predictor_shortcuts.py " + " ".join(sys.argv[1:])})
+        "seconds": round(time.time() - t0, 1), "threads": args.threads}, generators=["synthfaces64"])
 
 
 if __name__ == "__main__":

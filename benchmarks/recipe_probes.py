@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, write_result
 
 # The StyleGAN2-ADA settings below 128 px: a 2-layer mapping, R1 gamma = 0.0002 * res^2 / batch, EMA 10 kimg.
 ADA_LOW_RES = ["--map-layers", "2", "--gamma", "0.0256", "--ema-kimg", "10"]
@@ -61,11 +61,9 @@ def predictor_fd(G, real_feats: np.ndarray, n: int, embed) -> float:
 def evaluate(args: argparse.Namespace) -> None:
     import ganlens
     from ganlens.analysis.plots import line_chart
-    from ganlens.io import atomic_write_json, make_grid, save_image
+    from ganlens.io import make_grid, save_image
     from ganlens.scorers import load_scorer
     from ganlens.synthdata import render_batch, sample_factors
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from model_quality import coverage_part, domain_part, edits_part, speed_part
 
     scorer = load_scorer("synthfaces64")
@@ -102,7 +100,7 @@ def evaluate(args: argparse.Namespace) -> None:
         results["probes"][name] = row
         grids.append(make_grid(fake[:16], ncols=4))
         print(name, {k: v for k, v in row.items() if k in ("kimg", "domain")}, flush=True)
-        atomic_write_json(out_path, results)
+        write_result(out_path, results, generators=[snaps[-1]], parts=[name])
     if grids:
         save_image(make_grid(np.stack(grids), ncols=len(grids), pad=6), ROOT / "docs" / "recipe_probes.png", scale=2)
         save_image(line_chart(curves, title=f"probes: predictor-feature FD ({args.curve_n} samples) vs kimg, "

@@ -13,10 +13,7 @@ drift, not the mean, is what the restore passes are for: one sample far off is a
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,10 +21,8 @@ import torch
 import ganlens
 from ganlens.edit import ascend
 from ganlens.edit.ascent import RESTORE_PASSES, RESTORE_TOLERANCE
-from ganlens.io import atomic_write_json
 from ganlens.scorers import load_scorer
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, write_result
 
 
 def main() -> None:
@@ -60,12 +55,11 @@ def main() -> None:
         print(f"distance {d:g}: " + "; ".join(f"{k} max {r['max']:.4f} mean {r['mean']:.5f} (sample "
                                               f"{r['worst_sample']}), {r['over_0.01']} over 0.01"
                                               for k, r in rows[f'{d:g}'].items()), flush=True)
-    atomic_write_json(Path(args.out), {
+    write_result(args.out, {
         "model": "synthfaces64", "edit": "glasses", "keep": ["age"], "space": "w", "step": 0.125,
         "samples": args.samples, "seed": args.seed, "restore_passes": RESTORE_PASSES,
         "restore_tolerance": RESTORE_TOLERANCE, "age_drift": rows, "seconds": round(time.time() - t0, 1),
-        "threads": args.threads, "machine": platform.machine(), "torch": torch.__version__,
-        "command": "python benchmarks/restore_drift.py " + " ".join(sys.argv[1:])})
+        "threads": args.threads}, generators=["synthfaces64"])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ shortcuts rather than the attribute. This re-scores the edits with a second pred
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,11 +26,9 @@ import ganlens
 from ganlens.analysis import measure_edits
 from ganlens.directions import gradient_direction
 from ganlens.directions.bundled import load_bundled
-from ganlens.io import atomic_write_json
 from ganlens.scorers import AttributeInfo, Scorer, load_scorer
+from harness import CHECK, ROOT, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-CHECK = ROOT / "results" / "check_predictor" / "synthfaces64-check.safetensors"
 STRENGTH = 3.0
 PREFIX = "check:"
 
@@ -111,9 +108,8 @@ def main() -> None:
               "agreement_on_samples_r": agreement, "strength": STRENGTH, "edit_samples": args.samples,
               "gradient_samples": args.gradient_samples, "rows": rows, "passes_95": passes,
               "cosine_gradient_bundled_vs_check": cos, "seconds": round(time.time() - t0, 1),
-              "threads": args.threads, "machine": platform.machine(), "torch": torch.__version__,
-              "command": "python benchmarks/scorer_crosscheck.py"}
-    atomic_write_json(Path(args.out), result)
+              "threads": args.threads}
+    write_result(args.out, result, generators=[args.model])
     print("passes (>= 95 %):", passes)
     print("wrote", args.out)
 

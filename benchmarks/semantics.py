@@ -24,7 +24,6 @@ how far bf16 scores move from fp32 ones and reports it. --precision fp32 runs ev
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 import zlib
 from pathlib import Path
@@ -40,15 +39,14 @@ from ganlens.analysis.editability import measure_visible
 from ganlens.analysis.plots import bar_panels, heatmap
 from ganlens.directions import Direction, fit_boundary, ganspace, gradient_direction, sefa
 from ganlens.edit import labelled_grid, move, resolution_groups, strength_labels
-from ganlens.io import atomic_write_json, save_image
+from ganlens.io import save_image
 from ganlens.scorers import AttributeInfo, Scorer, load_scorer
 from ganlens.scoring import score
 from ganlens.synthdata import FACTORS
+from harness import PAIRS, ROOT, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
 LEVELS = {f.name: f.level for f in FACTORS}
 LEVEL_ORDER = ["layout", "object", "attribute", "colour"]
-PAIRS = [("glasses", "age"), ("smile", "age"), ("beard", "hair_length")]
 READERS = ["synthfaces64", "synthfaces64-independent"]  # the visible-change measure's two predictors
 VISIBLE_AT = 2.5  # edit distance of the visible-change measure, in units of the samples' spread along a direction
 
@@ -360,7 +358,6 @@ def main() -> None:
     cand = CandidateScorer(scorer)
     result: dict = {"model": G.name, "model_training": (G.provenance.get("training") or {}).get("kimg"),
                     "scorer": "synthfaces64 predictor", "precision": args.precision, "threads": args.threads,
-                    "machine": f"{platform.machine()} cpu, {torch.get_num_threads()} torch threads",
                     "sample_counts": n, "quick": args.quick}
 
     t0 = time.time()
@@ -496,7 +493,7 @@ def main() -> None:
     timing["total"] = round(time.time() - t_start, 1)
     result["timing_s"] = timing
     out = Path(args.out)
-    atomic_write_json(out, result)
+    write_result(out, result, generators=[args.model])
     print(f"wrote {out} in {timing['total']:.0f} s")
 
 

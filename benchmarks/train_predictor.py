@@ -29,12 +29,11 @@ from pathlib import Path
 
 import torch
 
-from ganlens.io import atomic_write_json
-from ganlens.scorers.predictor import BUNDLED, save_predictor
+from ganlens.bundled import PREDICTORS
+from ganlens.scorers.predictor import save_predictor
 from ganlens.synthdata import build_dataset, load_dataset
 from ganlens.training.predictor import train_predictor
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, write_result
 
 
 def main() -> None:
@@ -47,7 +46,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batch order")
     ap.add_argument("--independent", action="store_true", help="draw the factors without their correlations")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--out", default=str(BUNDLED["synthfaces64"]))
+    ap.add_argument("--out", default=str(PREDICTORS["synthfaces64"]))
     ap.add_argument("--results", default=str(ROOT / "results" / "predictor.json"))
     args = ap.parse_args()
     if args.device == "cpu":
@@ -66,10 +65,10 @@ def main() -> None:
                           f"--device {args.device}" + (" --independent" if args.independent else ""))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_predictor(scorer.model, scorer.attributes, metrics, args.out)
-    atomic_write_json(args.results, metrics)
+    write_result(args.results, metrics)
     for k, v in metrics["held_out"].items():
         print(f"{k:12s} {v}")
-    print({k: v for k, v in metrics.items() if k != "held_out"})
+    print({k: v for k, v in metrics.items() if k not in ("held_out", "provenance")})
 
 
 if __name__ == "__main__":

@@ -16,17 +16,14 @@ t(plain) + (t(with R1) - t(plain)) / 16 (+ the same for the path-length step / 4
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from ganlens.io import atomic_write_json
 from ganlens.training.gan import AdversarialStep, TrainConfig, build_networks, build_optimizers, device_name
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, write_result
 
 # name -> TrainConfig overrides: the shipped synthfaces64 and the CPU-sized widths the probes compare.
 SHAPES = {
@@ -133,11 +130,7 @@ def main() -> None:
     dev = torch.device(args.device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    result = {"device": device_name(dev), "batch": args.batch, "machine": platform.processor() or platform.machine(),
-              "torch": torch.__version__, "pl_weight": args.pl_weight, "shapes": {},
-              "command": "python benchmarks/train_step.py " + " ".join(
-                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                  if v not in (None, False) and k != "out")}
+    result = {"device": device_name(dev), "batch": args.batch, "pl_weight": args.pl_weight, "shapes": {}}
     for name in args.shapes.split(","):
         row = {"config": SHAPES[name]}
         for step in args.steps.split(","):
@@ -150,7 +143,7 @@ def main() -> None:
             print(f"{name:8s} speed-up {row['speedup']:.2f}x", flush=True)
         result["shapes"][name] = row
     out = Path(args.out or ROOT / "results" / f"train_step-{dev.type}.json")
-    atomic_write_json(out, result)
+    write_result(out, result)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -31,11 +30,9 @@ import httpx
 import numpy as np
 import torch
 
-from ganlens.io.files import atomic_write_json
 from ganlens.web import Studio, create_app
 from ganlens.web.studio import encode_png
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, write_result
 
 
 def stats(ms: list[float]) -> dict:
@@ -171,14 +168,11 @@ def main() -> None:
                 "process)",
         "model": args.model, "moves": args.moves, **doc,
         "parts": parts(args.model, args.threads, args.compare_threads),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": args.threads, "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform(),
-                    "loadavg_before": [round(x, 2) for x in load_before],
+        "machine": {"torch_threads": args.threads, "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
         "target": "median server_handler <= 50 ms",
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_json(args.out, doc)
+    write_result(args.out, doc, generators=[args.model])
     print(json.dumps({k: doc[k] for k in ("server_handler", "round_trip_loopback", "climb_1.5_keep_age", "parts",
                                           "burst", "machine")},
                      indent=1))

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import ganlens
 from ganlens.scorers import AttributeInfo, CallableScorer, Scorer, to_unit_float
 
 ATTRIBUTES = (
@@ -59,7 +58,8 @@ class TensorStatsScorer(Scorer):
         return {a: s[:, i] for i, a in enumerate(self.names)}
 
 
-# Shared fixtures of the semantics tests: import them by name into a test module to use them.
+# A fixture of the semantics tests (import it by name into a test module to use it; the generator they share is
+# conftest.py's `G`).
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One torch thread: on a shared 2-core machine, two spinning threads are many times slower for tiny batches."""
@@ -67,8 +67,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def G():
-    return ganlens.load("random-tiny")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-import ganlens
 from ganlens.analysis import (EditReport, cosine_matrix, distance_effect, layerwise, measure_edits, rescore,
                               score_correlation)
 from ganlens.analysis.plots import bar_panels, heatmap
@@ -15,7 +13,7 @@ from ganlens.directions import Direction, fit_boundary
 from ganlens.errors import GanlensError
 from ganlens.scoring import score
 
-from semantics_helpers import G, make_scorer, one_thread  # noqa: F401 (fixtures)
+from semantics_helpers import make_scorer, one_thread  # noqa: F401 (fixtures)
 
 
 

@@ -27,7 +27,7 @@ import ganlens
 
 
 @pytest.fixture(scope="module")
-def d(tmp_path_factory) -> Path:
+def d(tmp_path_factory, tiny_G) -> Path:
     """Inputs every case reads: unreadable files of every kind, codes of the wrong shape, existing outputs."""
     from ganlens.scoring import write_labels
 
@@ -45,8 +45,7 @@ def d(tmp_path_factory) -> Path:
     np.savez(root / "no_images.npz", factors=np.zeros((3, 13), np.float32))  # an .npz, but not a data set
     np.savez(root / "odd_size.npz", images=np.zeros((4, 48, 48, 3), np.uint8))  # 48 px: not a power of two
     np.savez(root / "faces.npz", images=np.zeros((4, 16, 16, 3), np.uint8))  # a usable (tiny) data set
-    tiny = ganlens.load("random-tiny")
-    tiny.sample(2, seed=0).save(root / "tiny_w.npz")  # w codes of width 32: the wrong shape for synthfaces64
+    tiny_G.sample(2, seed=0).save(root / "tiny_w.npz")  # w codes of width 32: the wrong shape for synthfaces64
     write_labels(root / "tiny_w.csv", {"smile": np.array([0.1, 0.9])})
     G = ganlens.load("synthfaces64")
     G.sample(3, seed=0).save(root / "sf_w.npz")

@@ -7,7 +7,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import ganlens
 from ganlens import LatentCode
 from ganlens.cli.control import control, parse_settings
 from ganlens.control import (
@@ -111,20 +110,15 @@ def test_pair_batch_is_reproducible_and_validates_shared():
 
 # --- split model ----------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tiny() -> ganlens.models.stylegan2.Generator:
-    return ganlens.load("random-tiny")
-
-
 def _random_directions(w_dim: int, names: list[str], seed: int = 0) -> dict[str, Direction]:
     rng = np.random.default_rng(seed)
     return {n: Direction(rng.standard_normal(w_dim), "w", bias=0.1 * i, attribute=n) for i, n in enumerate(names)}
 
 
-def test_split_model_moves_one_attribute_coordinate_per_subvector(tiny, tmp_path):
-    dirs = _random_directions(tiny.w_dim, ["a", "b", "c"])
-    S = SplitGenerator.from_base(tiny, dirs, ["a", "b"], num_samples=200)
-    assert S.z_dim == 2 + tiny.z_dim and S.subvector_sizes() == [1, 1, tiny.z_dim]
+def test_split_model_moves_one_attribute_coordinate_per_subvector(tiny_G, tmp_path):
+    dirs = _random_directions(tiny_G.w_dim, ["a", "b", "c"])
+    S = SplitGenerator.from_base(tiny_G, dirs, ["a", "b"], num_samples=200)
+    assert S.z_dim == 2 + tiny_G.z_dim and S.subvector_sizes() == [1, 1, tiny_G.z_dim]
     z = S.sample_z(6, seed=1)
     z2 = z.clone()
     z2[:, 0] += 1.0  # change sub-vector "a" only
@@ -135,7 +129,7 @@ def test_split_model_moves_one_attribute_coordinate_per_subvector(tiny, tmp_path
     # The untouched sub-vector's coordinate is exactly what its own sub-network gives.
     assert torch.allclose(S.mapping.subvectors(w)[:, 1], S.mapping.t_of_z(z[:, :2])[:, 1], atol=1e-4)
     # 'vector' axes: a sub-vector moves w along its own direction.
-    V = SplitGenerator.from_base(tiny, dirs, ["a", "b"], num_samples=200, axes="vector")
+    V = SplitGenerator.from_base(tiny_G, dirs, ["a", "b"], num_samples=200, axes="vector")
     with torch.no_grad():
         step = V.mapping(z2)[:, 0] - V.mapping(z)[:, 0]
     along = torch.from_numpy(dirs["a"].vector).float()
@@ -145,7 +139,7 @@ def test_split_model_moves_one_attribute_coordinate_per_subvector(tiny, tmp_path
     assert S2.attributes == ("a", "b")
     assert np.array_equal(S2.render(S2.sample(2, seed=3)), S.render(S.sample(2, seed=3)))
     with pytest.raises(GanlensError, match="no boundary"):
-        SplitGenerator.from_base(tiny, dirs, ["a", "zz"])
+        SplitGenerator.from_base(tiny_G, dirs, ["a", "zz"])
 
 
 # --- encoders on a toy generator with a known linear attribute -------------------------------------------------
@@ -204,9 +198,9 @@ def test_encoders_round_trip(tmp_path):
         BoundaryControl.load(tmp_path / "enc.safetensors")
 
 
-def test_split_encoders_set_the_subvector(tiny):
-    dirs = _random_directions(tiny.w_dim, ["a", "b"])
-    S = SplitGenerator.from_base(tiny, dirs, ["a", "b"], num_samples=200)
+def test_split_encoders_set_the_subvector(tiny_G):
+    dirs = _random_directions(tiny_G.w_dim, ["a", "b"])
+    S = SplitGenerator.from_base(tiny_G, dirs, ["a", "b"], num_samples=200)
     w = S.sample(300, seed=0).tensor
     t = S.mapping.subvectors(w)
     scores = {"a": (2 * t[:, 0] + 1).numpy(), "b": t[:, 1].numpy()}  # a value that is a known function of t_a
@@ -217,7 +211,7 @@ def test_split_encoders_set_the_subvector(tiny):
     assert torch.allclose(2 * t2[:, 0] + 1, torch.full([5], 1.5), atol=0.1)
     assert torch.allclose(t2[:, 1], t[:5, 1], atol=1e-4)
     with pytest.raises(GanlensError, match="ordinary generator"):
-        enc.apply(tiny, w[:5], {"a": 1.5})
+        enc.apply(tiny_G, w[:5], {"a": 1.5})
 
 
 # --- boundary-distance baseline ------------------------------------------------------------------------------------
@@ -255,8 +249,8 @@ def test_parse_settings():
             parse_settings(bad)
 
 
-def test_cli_smoke_on_random_tiny(tiny, tmp_path):
-    enc = fit(tiny, brightness_scorer(), ["brightness"], num_samples=48, steps=30, hidden=16)
+def test_cli_smoke_on_random_tiny(tiny_G, tmp_path):
+    enc = fit(tiny_G, brightness_scorer(), ["brightness"], num_samples=48, steps=30, hidden=16)
     enc_path = enc.save(tmp_path / "enc.safetensors")
     runner = CliRunner()
     out = tmp_path / "img.png"
@@ -271,9 +265,9 @@ def test_cli_smoke_on_random_tiny(tiny, tmp_path):
     assert isinstance(r.exception, GanlensError) and "no encoders controls ship" in str(r.exception)
     assert "Example" in runner.invoke(control, ["--help"]).output
     # The boundary method, from a calibrated boundary file.
-    w, scores = sample_and_score(tiny, brightness_scorer(), 64, seed=0)
-    dirs = _random_directions(tiny.w_dim, ["brightness"])
-    bc_path = fit_boundary_control(dirs, w, scores, brightness_scorer().attributes, tiny.name).save(tmp_path / "b.safetensors")
+    w, scores = sample_and_score(tiny_G, brightness_scorer(), 64, seed=0)
+    dirs = _random_directions(tiny_G.w_dim, ["brightness"])
+    bc_path = fit_boundary_control(dirs, w, scores, brightness_scorer().attributes, tiny_G.name).save(tmp_path / "b.safetensors")
     r = runner.invoke(control, ["--model", "random-tiny", "--set", "brightness=0.4", "--method", "boundary",
                                 "--controls", str(bc_path), "--out", str(tmp_path / "b.png")])
     assert r.exit_code == 0, r.output

@@ -14,7 +14,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import ganlens
 from ganlens import LatentCode
 from ganlens.cli import cli
 from ganlens.analysis import autolabel, correlations
@@ -24,7 +23,7 @@ from ganlens.directions.gradient import unit_gradients
 from ganlens.errors import GanlensError
 from ganlens.scoring import ScoredCodes, load_scored, read_labels, resolve_scorer, score, write_labels
 
-from semantics_helpers import ATTRIBUTES, G, TensorStatsScorer, image_stats, make_scorer, one_thread  # noqa: F401
+from semantics_helpers import ATTRIBUTES, TensorStatsScorer, image_stats, make_scorer, one_thread  # noqa: F401
 
 TESTS = Path(__file__).resolve().parent
 

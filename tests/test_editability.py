@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import ganlens
 from ganlens.analysis.editability import read_changes, visible_change, visible_edit_share

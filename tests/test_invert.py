@@ -35,12 +35,12 @@ mobilenet_installed = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def G():
+def G(tiny_G):
     # One thread: the tiny model's ops are too small to share, and on a loaded machine a second thread that
     # waits for a core turns every op into a stall.
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield ganlens.load("random-tiny")
+    yield tiny_G
     torch.set_num_threads(before)
 
 

@@ -16,11 +16,6 @@ from ganlens.invert.losses import ReconstructionLoss, as_mask_tensor
 from ganlens.invert.optimize import project
 
 
-@pytest.fixture(scope="module")
-def G():
-    return ganlens.load("random-tiny")
-
-
 def test_masked_loss_has_zero_gradient_outside_the_mask():
     torch.manual_seed(0)
     target = torch.rand(2, 3, 16, 16) * 2 - 1

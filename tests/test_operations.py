@@ -14,11 +14,6 @@ from ganlens.edit.morph import arithmetic, interpolate, pingpong
 from ganlens.io.video import save_animation
 
 
-@pytest.fixture(scope="module")
-def G():
-    return ganlens.load("random-tiny")
-
-
 def test_crossover_all_layers_is_the_style_and_none_is_the_content(G):
     a, b = G.sample(3, seed=0, space="w+"), G.sample(3, seed=1, space="w+")
     assert G.render(crossover(a, b, "all", G.num_ws)).tobytes() == G.render(b).tobytes()
