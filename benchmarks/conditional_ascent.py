@@ -19,31 +19,25 @@ predictor would not show there.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 import torch
+from harness import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS, ROOT, arguments, load_measured, write_result
 
-import ganlens
 from ganlens.directions import load_bundled
 from ganlens.edit import ascend, describe_layers
 from ganlens.scorers import load_scorer
-from harness import CHECK, DISTANCE, NOTHING_TO_CUT, PAIRS, ROOT, write_result
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arguments(__doc__, "conditional_ascent.json")
     ap.add_argument("--samples", type=int, default=160)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--step", type=float, default=0.125)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "results" / "conditional_ascent.json"))
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     t0 = time.time()
-    G = ganlens.load("synthfaces64").eval()
-    G.precision = "bf16"
+    G = load_measured("synthfaces64", args.threads)
     scorer = load_scorer("synthfaces64")
     check = load_scorer(str(CHECK))
     shipped = load_bundled("synthfaces64", "gradient")

@@ -22,20 +22,18 @@ units of each attribute's spread over the samples.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 import torch
+from harness import arguments, load_measured, write_result
 
-import ganlens
 from ganlens.analysis import EditReport, measure_edits
 from ganlens.directions import Direction, fit_boundary, gradient_direction
 from ganlens.directions.bundled import load_bundled
 from ganlens.edit import ascend
 from ganlens.scorers import load_scorer
 from ganlens.scoring import score
-from harness import ROOT, write_result
 
 STRENGTH = 3.0
 GRADIENT = "gradient (mean unit gradient)"
@@ -84,18 +82,14 @@ def summarise(rep) -> dict[str, dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arguments(__doc__, "direction_recipes.json")
     ap.add_argument("--model", default="synthfaces64")
     ap.add_argument("--fit", type=int, default=20000, help="scored samples the directions are fitted on")
     ap.add_argument("--samples", type=int, default=500, help="fresh samples the edits are measured on")
     ap.add_argument("--gradient-samples", type=int, default=1000, help="samples the gradient directions average over")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "results" / "direction_recipes.json"))
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     t0 = time.time()
-    G = ganlens.load(args.model).eval()
-    G.precision = "bf16"
+    G = load_measured(args.model, args.threads)
     scorer = load_scorer(args.model)
     res = score(G, args.fit, scorer, seed=0, progress=True)
     w = res.codes.tensor.double().numpy()

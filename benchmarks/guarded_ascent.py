@@ -23,19 +23,28 @@ The check, third and independent predictors: commands in benchmarks/train_predic
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
 import torch
+from harness import (
+    CHECK,
+    DISTANCE,
+    INDEPENDENT_2,
+    NOTHING_TO_CUT,
+    PAIRS,
+    ROOT,
+    THIRD,
+    arguments,
+    load_measured,
+    write_result,
+)
 
-import ganlens
 from ganlens.analysis.plots import heatmap
 from ganlens.edit import ascend
 from ganlens.io import save_image
 from ganlens.scorers import load_scorer
-from harness import CHECK, DISTANCE, INDEPENDENT_2, NOTHING_TO_CUT, PAIRS, ROOT, THIRD, write_result
 
 GUARDS = {"free": None, "kept": (), "guarded": ("check",), "guarded_independent": ("independent",)}
 VARIANTS = tuple(GUARDS)
@@ -73,22 +82,18 @@ def draw_chart() -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arguments(__doc__, RESULTS["W"])
     ap.add_argument("--samples", type=int, default=160)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--step", type=float, default=0.125)
     ap.add_argument("--spaces", default="w", help="comma-separated: w, z")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(RESULTS["W"]))
     ap.add_argument("--chart-only", action="store_true", help="only redraw docs/guarded_ascent.png from the results")
     args = ap.parse_args()
     if args.chart_only:
         draw_chart()
         return
-    torch.set_num_threads(args.threads)
     t0 = time.time()
-    G = ganlens.load("synthfaces64").eval()
-    G.precision = "bf16"
+    G = load_measured("synthfaces64", args.threads)
     judges = {"main": load_scorer("synthfaces64"), "check": load_scorer(str(CHECK)), "third": load_scorer(str(THIRD)),
               "independent": load_scorer("synthfaces64-independent"), "independent_2": load_scorer(str(INDEPENDENT_2))}
     main_sc = judges["main"]

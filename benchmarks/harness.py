@@ -8,6 +8,7 @@ only want ROOT (campaign.py, recipe_probes.py's `run`) start without them.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import platform
@@ -69,8 +70,8 @@ def generator_hash(source: str | Path | Generator) -> str | None:
         ValueError: a Generator that does not record its file's hash.
         FileNotFoundError: no such checkpoint file.
     """
-    from ganlens.models import Generator
     from ganlens.bundled import generator_file
+    from ganlens.models import Generator
     from ganlens.models.registry import BUNDLED
 
     if isinstance(source, Generator):
@@ -128,3 +129,26 @@ def device_label(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name()
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def arguments(description: str | None, result: str | Path, threads: int = 2) -> argparse.ArgumentParser:
+    """A benchmark's argument parser with the options every measurement takes: --threads and --out (the result
+    file, `results/<result>` unless a path is given)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=threads, help="torch threads the measurement runs on")
+    out = Path(result) if Path(result).is_absolute() else ROOT / "results" / result
+    ap.add_argument("--out", default=str(out), help="where the result (JSON) is written")
+    return ap
+
+
+def load_measured(model: str, threads: int, precision: str | None = "bf16") -> Generator:
+    """The generator a measurement runs on, on `threads` torch threads, synthesising at `precision`."""
+    import torch
+
+    import ganlens
+
+    torch.set_num_threads(threads)
+    G = ganlens.load(model).eval()
+    if precision is not None:
+        G.precision = precision
+    return G

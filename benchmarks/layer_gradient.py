@@ -11,16 +11,13 @@ the chosen range is then measured on the issue's 500 fresh samples (seed 1), as 
 
 from __future__ import annotations
 
-import argparse
 import time
 
-import torch
+from harness import arguments, load_measured, write_result
 
-import ganlens
 from ganlens.analysis import measure_edits
 from ganlens.directions import gradient_direction
 from ganlens.scorers import load_scorer
-from harness import ROOT, write_result
 
 RANGES = {"all": None, "0-2": (0, 1, 2), "1-4": (1, 2, 3, 4), "3-6": (3, 4, 5, 6), "5-9": (5, 6, 7, 8, 9),
           "7-9": (7, 8, 9)}
@@ -38,17 +35,13 @@ def rows_of(rep, attribute: str, labels: list[str]) -> dict[str, dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arguments(__doc__, "layer_gradient.json")
     ap.add_argument("--fit", type=int, default=500, help="samples each gradient direction averages over")
     ap.add_argument("--select", type=int, default=200, help="samples the layer range is chosen on (seed 2)")
     ap.add_argument("--samples", type=int, default=500, help="fresh samples the chosen range is measured on (seed 1)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "results" / "layer_gradient.json"))
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     t0 = time.time()
-    G = ganlens.load("synthfaces64").eval()
-    G.precision = "bf16"
+    G = load_measured("synthfaces64", args.threads)
     scorer = load_scorer("synthfaces64")
     labels = list(RANGES)
     out: dict = {}

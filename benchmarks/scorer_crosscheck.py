@@ -14,20 +14,18 @@ shortcuts rather than the attribute. This re-scores the edits with a second pred
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from harness import CHECK, ROOT, arguments, load_measured, write_result
 
-import ganlens
 from ganlens.analysis import measure_edits
 from ganlens.directions import gradient_direction
 from ganlens.directions.bundled import load_bundled
 from ganlens.scorers import AttributeInfo, Scorer, load_scorer
-from harness import CHECK, ROOT, write_result
 
 STRENGTH = 3.0
 PREFIX = "check:"
@@ -62,18 +60,14 @@ def per_predictor(rep, names: list[str]) -> dict[str, dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arguments(__doc__, "scorer_crosscheck.json")
     ap.add_argument("--model", default="synthfaces64")
     ap.add_argument("--check", default=str(CHECK), help="the independent predictor (.safetensors)")
     ap.add_argument("--gradient-samples", type=int, default=1000)
     ap.add_argument("--samples", type=int, default=500)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "results" / "scorer_crosscheck.json"))
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     t0 = time.time()
-    G = ganlens.load(args.model).eval()
-    G.precision = "bf16"
+    G = load_measured(args.model, args.threads)
     main_scorer, check = load_scorer(args.model), load_scorer(args.check)
     pair = PairScorer(main_scorer, check)
     names = [a for a in main_scorer.names if a in check.names]

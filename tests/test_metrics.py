@@ -112,5 +112,5 @@ def test_inception_features_and_the_altered_file_check(monkeypatch):
     with pytest.raises(ValueError, match="uint8 images"):
         net(imgs.astype(np.float32))
     monkeypatch.setattr(fid, "INCEPTION_SHA1", "0" * 40)
-    with pytest.raises(GanlensError, match="refusing an altered network"):
+    with pytest.raises(GanlensError, match="refusing an altered weights file"):
         fid.inception_path()

@@ -126,15 +126,22 @@ def vet_archive(path: Path, what: str, expected: str, error: type[Exception], pr
         raise error(f"cannot read {what} {path}: {found}; {expected}")
 
 
-def package_file(package: str, relative: str, sha256: str, install_hint: str) -> Path:
-    """Locate a data file inside an installed package without importing it, and verify its SHA-256."""
+def package_file(package: str, relative: str, digest: str, install_hint: str, algorithm: str = "sha256") -> Path:
+    """Locate a data file inside an installed package without importing it, and verify its hash.
+
+    Args:
+        digest: the expected hex digest under `algorithm` (a `hashlib` name; 'sha1' where the upstream publishes
+            only that).
+    Raises:
+        GanlensError: the package is not installed, the file is missing, or its hash differs (an altered file).
+    """
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise GanlensError(f"package {package!r} is not installed: {install_hint}")
     path = Path(list(spec.submodule_search_locations)[0]) / relative
     if not path.exists():
         raise GanlensError(f"{path} is missing from the installed package {package!r}; reinstall it ({install_hint})")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != sha256:
-        raise GanlensError(f"{path} has SHA-256 {digest}, expected {sha256}; refusing an altered weights file")
+    found = hashlib.new(algorithm, path.read_bytes()).hexdigest()
+    if found != digest:
+        raise GanlensError(f"{path} has {algorithm.upper()} {found}, expected {digest}; refusing an altered weights file")
     return path

