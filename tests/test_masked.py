@@ -10,7 +10,7 @@ import ganlens
 from ganlens import GanlensError
 from ganlens.directions import Direction
 from ganlens.edit.masked import local_edit
-from ganlens.invert.masked import inpaint
+from ganlens.restore import inpaint
 from ganlens.io.masks import feather, load_mask, rect_mask
 from ganlens.invert.losses import ReconstructionLoss, as_mask_tensor
 from ganlens.invert.optimize import project

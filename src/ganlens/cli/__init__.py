@@ -20,6 +20,7 @@ from .edit import edit
 from .invert import align, invert  # also registers `train encoder` on the train group
 from .models import info, sample
 from .operations import inpaint, local_edit, mix, morph, transfer
+from .restore import fix, restore
 from .score import score
 from .serve import serve
 from .train import train
@@ -38,7 +39,7 @@ def cli() -> None:
 
 
 for command in (demo, sample, info, data, train, convert, morph, mix, transfer, score, boundary, edit, ascend, discover,
-                analyze, invert, align, inpaint, local_edit, serve, control):
+                analyze, invert, align, inpaint, restore, fix, local_edit, serve, control):
     cli.add_command(command)
 
 

@@ -1,6 +1,6 @@
 """Local edits (Image2StyleGAN++): the edited render inside a region, the original picture outside.
 
-Masks come from `ganlens.io.masks`; inpainting (filling a hole by masked inversion) is `ganlens.invert.inpaint`.
+Masks come from `ganlens.io.masks`; inpainting (filling a hole by masked inversion) is `ganlens.restore.inpaint`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@
 - `invert_hybrid` — encoder start + optimisation (`hybrid.py`);
 - `invert_pti` — pivotal tuning, with per-image weight deltas (`pti.py`);
 - `invert_images` — resumable folder inversion (`runner.py`); `FaceAligner` — FFHQ-style alignment (`align.py`);
-- `inpaint` — fill a hole by inverting the known pixels only (`masked.py`);
 - `ReconstructionLoss` — the loss (`losses.py`), over the perceptual distances of `ganlens.metrics.perceptual`
   (`MobileNetV2FeatureDistance`, `LPIPS`, re-exported here).
 """
@@ -18,7 +17,6 @@ from ..models.stylegan2 import Generator
 from .encoder import Encoder, latent_error, load_encoder, save_encoder
 from .hybrid import invert_hybrid
 from .losses import ReconstructionLoss, pixel_distance
-from .masked import InpaintResult, inpaint
 from .optimize import PRESETS, InversionResult, OptimConfig, PNSpace, layer_spread, preset, project
 from .pti import PTI_RECIPES, PTIConfig, PTIResult, apply_delta, invert_pti, load_delta, pti_recipe, save_delta
 from .runner import RunSettings, invert_images
@@ -57,8 +55,8 @@ def invert(G: Generator, images, method: str = "hybrid", **kwargs) -> LatentCode
 
 
 __all__ = [
-    "LPIPS", "PRESETS", "Encoder", "InpaintResult", "InversionResult", "MobileNetV2FeatureDistance", "OptimConfig", "PNSpace",
+    "LPIPS", "PRESETS", "Encoder", "InversionResult", "MobileNetV2FeatureDistance", "OptimConfig", "PNSpace",
     "PTIConfig", "PTIResult", "PTI_RECIPES", "ReconstructionLoss", "RunSettings", "apply_delta", "get_perceptual",
-    "inpaint", "invert", "invert_hybrid", "invert_images", "invert_pti", "latent_error", "layer_spread", "load_delta",
+    "invert", "invert_hybrid", "invert_images", "invert_pti", "latent_error", "layer_spread", "load_delta",
     "load_encoder", "pixel_distance", "preset", "project", "pti_recipe", "save_delta", "save_encoder",
 ]

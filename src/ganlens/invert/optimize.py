@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -42,6 +43,8 @@ class OptimConfig:
         pn_reg: weight of the P_N-space norm penalty (keeps codes in distribution; see `PNSpace`).
         layer_reg: weight of the layer-spread penalty of W+ codes (`layer_spread`): e4e's idea of keeping W+
             codes near W, where the generator was trained and directions found in W still edit.
+        sphere: keep Z codes on the sphere of radius sqrt(z_dim) after every step (PULSE's constraint: almost all
+            of a high-dimensional Gaussian's mass lies near that sphere, so codes there stay in distribution).
         mse, l1, perceptual, attribute: loss weights; perceptual_net 'mobilenet' or 'lpips'; perceptual_size the
             resolution the perceptual network sees (None: native).
         init: 'w_avg' or 'random' (a code given to `project` overrides it). restarts: independent starts per
@@ -67,6 +70,7 @@ class OptimConfig:
     noise_reg: float = 1e5
     pn_reg: float = 0.0
     layer_reg: float = 0.0
+    sphere: bool = False
     mse: float = 1.0
     l1: float = 0.0
     perceptual: float = 0.0
@@ -97,6 +101,8 @@ class OptimConfig:
             (self.layer_reg >= 0, f"layer_reg must be >= 0, got {self.layer_reg}"),
             (self.layer_reg == 0 or self.space == "w+",
              f"layer_reg penalises the layer spread of W+ codes; with space={self.space!r} set it to 0"),
+            (not self.sphere or self.space == "z", f"sphere constrains Z codes; with space={self.space!r} set it off"),
+            (not self.sphere or self.optimizer == "adam", "sphere projection runs between Adam steps; use optimizer='adam'"),
             (0 <= self.lr_rampup < 1 and 0 <= self.lr_rampdown < 1, "lr_rampup and lr_rampdown are fractions in [0, 1)"),
         ]
         for ok, msg in checks:
@@ -290,6 +296,11 @@ def _init_params(G: Generator, cfg: OptimConfig, n: int, init_code: LatentCode |
     return (ws.mean(dim=1) if cfg.space == "w" else ws).clone()
 
 
+@torch.no_grad()
+def _to_sphere(z: torch.Tensor) -> None:
+    z.mul_(math.sqrt(z.shape[-1]) / z.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
 def _to_ws(G: Generator, space: str, p: torch.Tensor) -> torch.Tensor:
     if space == "z":
         return G.mapping(p)
@@ -306,11 +317,15 @@ def _synth(G: Generator, ws: torch.Tensor, maps: list[torch.Tensor] | None, prec
 
 def _optimize_chunk(G: Generator, target: Target, cfg: OptimConfig, loss_fn: ReconstructionLoss,
                     init_code: LatentCode | None, w_avg: torch.Tensor, w_std: float, pn: PNSpace | None, seed: int,
-                    progress: bool, desc: str) -> tuple[torch.Tensor, list[torch.Tensor] | None, np.ndarray, np.ndarray]:
+                    progress: bool, desc: str, degradation: Callable | None = None) -> tuple[torch.Tensor, list[torch.Tensor] | None, np.ndarray, np.ndarray]:
     n = target.images.shape[0]
     k = cfg.restarts
     tgt = target.repeat(k) if k > 1 else target
-    param = _init_params(G, cfg, n, init_code, w_avg, seed).requires_grad_(True)
+    param = _init_params(G, cfg, n, init_code, w_avg, seed)
+    if cfg.sphere:
+        _to_sphere(param)
+    param.requires_grad_(True)
+    observe = degradation or (lambda img: img)
     m = param.shape[0]
     gen = torch.Generator().manual_seed(seed)
     maps = None
@@ -327,7 +342,7 @@ def _optimize_chunk(G: Generator, target: Target, cfg: OptimConfig, loss_fn: Rec
             scale = spread * cfg.latent_noise * max(0.0, 1.0 - step_t / cfg.latent_noise_ramp) ** 2
             if scale > 0:
                 p = p + torch.randn(p.shape, generator=gen).to(p.device) * scale
-        img = _synth(G, _to_ws(G, cfg.space, p), maps, cfg.precision)
+        img = observe(_synth(G, _to_ws(G, cfg.space, p), maps, cfg.precision))
         rec = loss_fn(img, tgt)
         total = rec
         if maps is not None and cfg.noise_reg > 0:
@@ -351,6 +366,8 @@ def _optimize_chunk(G: Generator, target: Target, cfg: OptimConfig, loss_fn: Rec
             opt.step()
             if maps is not None:
                 _renormalize(maps)
+            if cfg.sphere:
+                _to_sphere(param)
             history.append(rec.cpu().numpy())
             bar.update(1)
             bar.set_postfix(loss=f"{float(rec.mean()):.4g}")
@@ -372,7 +389,7 @@ def _optimize_chunk(G: Generator, target: Target, cfg: OptimConfig, loss_fn: Rec
     bar.close()
 
     with torch.no_grad():
-        final = loss_fn(_synth(G, _to_ws(G, cfg.space, param), maps, cfg.precision), tgt).cpu()
+        final = loss_fn(observe(_synth(G, _to_ws(G, cfg.space, param), maps, cfg.precision)), tgt).cpu()
     # Best restart per image (rows restart-major).
     best = final.reshape(k, n).argmin(dim=0)
     rows = best * n + torch.arange(n)
@@ -389,6 +406,7 @@ def project(
     init_code: LatentCode | None = None,
     progress: bool = False,
     mask=None,
+    degradation: Callable[[torch.Tensor], torch.Tensor] | None = None,
     **overrides,
 ) -> InversionResult:
     """Invert images by optimisation.
@@ -401,6 +419,10 @@ def project(
         progress: show a progress bar.
         mask: fit only these pixels ([R, R] for all images or [N, R, R]; 1 = counts, 0 = ignored): masked
             inversion / inpainting (Image2StyleGAN++). The generator fills what the mask leaves out.
+        degradation: fit ``degradation(G(code))`` to the images, which are then observations of that kind (e.g.
+            smaller for a downsampling): inversion through a known damage, see `ganlens.restore`. A callable on
+            [N, 3, R, R] tensors; with `output_size(R)` and `align_observed(y)` when it changes size or
+            discards pixels (`ganlens.restore.degradations`).
         **overrides: OptimConfig fields to change (e.g. ``steps=500, space='w'``).
     Returns:
         InversionResult with a LatentCode in `config.space` (noise maps attached when optimised).
@@ -410,8 +432,11 @@ def project(
     """
     cfg = preset(config or "ganlens", **overrides) if not isinstance(config, OptimConfig) else replace(config, **overrides).validate()
     t0 = time.perf_counter()
-    target_all = as_target_tensor(images, G.img_resolution).to(G.device)
-    mask_all = None if mask is None else as_mask_tensor(mask, len(target_all), G.img_resolution).to(G.device)
+    size = G.img_resolution if degradation is None else getattr(degradation, "output_size", lambda r: r)(G.img_resolution)
+    target_all = as_target_tensor(images, size).to(G.device)
+    if degradation is not None and hasattr(degradation, "align_observed"):
+        target_all = degradation.align_observed(target_all)
+    mask_all = None if mask is None else as_mask_tensor(mask, len(target_all), size).to(G.device)
     if init_code is not None and len(init_code) != len(target_all):
         raise LatentError(f"init_code has {len(init_code)} codes for {len(target_all)} images")
     loss_fn = ReconstructionLoss(mse=cfg.mse, l1=cfg.l1, perceptual=cfg.perceptual, attribute=cfg.attribute,
@@ -433,7 +458,8 @@ def project(
             target = loss_fn.prepare(chunk, None if mask_all is None else mask_all[i : i + cfg.batch_size])
             part = None if init_code is None else init_code[i : i + cfg.batch_size]
             c, nz, fl, h = _optimize_chunk(G, target, cfg, loss_fn, part, w_avg, w_std, pn, cfg.seed + i, progress,
-                                           desc=f"invert {cfg.space}{'+noise' if cfg.noise else ''} [{i}:{i + len(chunk)}]")
+                                           desc=f"invert {cfg.space}{'+noise' if cfg.noise else ''} [{i}:{i + len(chunk)}]",
+                                           degradation=degradation)
             codes.append(c)
             noises.append(nz)
             losses.append(fl)

@@ -16,6 +16,7 @@ import copy
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -149,7 +150,9 @@ def load_delta(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def _tune_one(G: Generator, target: torch.Tensor, pivot_ws: torch.Tensor, cfg: PTIConfig, loss_fn: ReconstructionLoss,
-              reg_codes: torch.Tensor | None, progress: bool) -> tuple[Generator, int, float]:
+              reg_codes: torch.Tensor | None, progress: bool, degradation: Callable | None = None
+              ) -> tuple[Generator, int, float]:
+    observe = degradation or (lambda img: img)
     tuned = copy.deepcopy(G).train(False)
     names = set(_tuned_names(G))
     params = [p for n, p in tuned.named_parameters() if n in names]
@@ -161,7 +164,7 @@ def _tune_one(G: Generator, target: torch.Tensor, pivot_ws: torch.Tensor, cfg: P
     bar = tqdm(total=cfg.tune_steps, disable=not progress, desc="pti tune", unit="step", leave=False)
     while steps < cfg.tune_steps:
         steps += 1
-        parts = loss_fn.components(tuned.synthesis(pivot_ws, noise_mode="const"), prepared)
+        parts = loss_fn.components(observe(tuned.synthesis(pivot_ws, noise_mode="const")), prepared)
         loss = loss_fn.weighted(parts).sum()
         if reg_codes is not None and cfg.locality > 0:
             with torch.no_grad():
@@ -176,8 +179,26 @@ def _tune_one(G: Generator, target: torch.Tensor, pivot_ws: torch.Tensor, cfg: P
     bar.close()
     tuned.requires_grad_(False)
     with torch.no_grad():
-        final = float(loss_fn(tuned.synthesis(pivot_ws, noise_mode="const"), prepared).mean())
+        final = float(loss_fn(observe(tuned.synthesis(pivot_ws, noise_mode="const")), prepared).mean())
     return tuned, steps, final
+
+
+def tune_generator(G: Generator, target: torch.Tensor, ws: torch.Tensor, config: PTIConfig | None = None,
+                   degradation: Callable[[torch.Tensor], torch.Tensor] | None = None, progress: bool = False
+                   ) -> tuple[dict[str, torch.Tensor], int, float]:
+    """PTI's second stage on its own: tune a copy of G's synthesis weights so that ``degradation(G'(ws))`` matches
+    one target (DGP's generator fine-tuning when a degradation is given).
+
+    Args:
+        G: the generator (unchanged). target: [1, 3, r, r] in [-1, 1], an observation of the degradation's kind.
+        ws: the pivot [1, num_ws, w_dim]. config: tuning settings (its pivot fields are not used).
+    Returns:
+        (weight delta for `apply_delta`, steps run, final loss).
+    """
+    cfg = config or PTIConfig()
+    loss_fn = ReconstructionLoss(mse=cfg.mse, perceptual=cfg.perceptual, perceptual_net=cfg.perceptual_net).to(G.device)
+    tuned, steps, final = _tune_one(G, target.to(G.device), ws.to(G.device), cfg, loss_fn, None, progress, degradation)
+    return make_delta(G, tuned), steps, final
 
 
 def invert_pti(G: Generator, images, config: PTIConfig | None = None, progress: bool = False, **pivot_overrides

@@ -29,7 +29,7 @@ from ..edit import ascend, ascend_path, describe_layers, labelled_grid, move, st
 from ..edit.mix import mix_grid
 from ..edit.morph import interpolate, pingpong
 from ..errors import GanlensError
-from ..invert.masked import inpaint
+from ..restore import inpaint
 from ..io import make_grid
 from ..io.masks import rect_mask
 from ..io.video import save_animation
