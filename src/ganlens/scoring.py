@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .bundled import guard_name
 from .errors import GanlensError
 from .io.files import atomic_write_bytes
 from .latents import LatentCode
-from .bundled import guard_name
 from .scorers import AttributeInfo, CallableScorer, Scorer, load_scorer
 
 if TYPE_CHECKING:  # pragma: no cover

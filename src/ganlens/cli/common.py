@@ -22,7 +22,7 @@ def parse_range(text: str, param_hint: str | None = None) -> list[int]:
 
 model_option = click.option(
     "--model", "-m", default="synthfaces64", show_default=True,
-    help="Bundled model name or checkpoint path (.safetensors, NVIDIA .pkl, rosinality .pt).",
+    help="Bundled model name or checkpoint path (.safetensors, NVIDIA .pkl, rosinality .pt, genforce .pth).",
 )
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 device_option = click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")

@@ -55,11 +55,19 @@ def sample(model, n, seed, psi, space, noise_mode, cols, scale, out, save_latent
     click.echo(msg)
 
 
+def _channels(G) -> dict[str, int]:
+    """Feature maps per synthesis block where the architecture has StyleGAN2's blocks (else empty)."""
+    blocks = getattr(G.synthesis, "blocks", None)
+    return {f"b{b.resolution}": b.conv1.weight.shape[0] for b in blocks()} if blocks else {}
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("model")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--tree", is_flag=True, help="Also print the full module tree.")
-def info(model, as_json, tree) -> None:
+@click.option("--format", "fmt", type=click.Choice(["native", "nvidia", "rosinality", "genforce"]), default=None,
+              help="Read the file as this format (default: detect by suffix and content).")
+def info(model, as_json, tree, fmt) -> None:
     """Describe a model: architecture, parameter count, num_ws, resolution, provenance.
 
     \b
@@ -70,16 +78,18 @@ def info(model, as_json, tree) -> None:
     from .. import load
     from ..bundled import shipped_with
 
-    G = load(model)
+    G = load(model, format=fmt)
     doc = {
         "name": G.name,
+        "architecture": G.architecture,
+        "spaces": list(G.spaces),
         "resolution": G.img_resolution,
         "img_channels": G.img_channels,
         "z_dim": G.z_dim,
         "w_dim": G.w_dim,
         "num_ws": G.num_ws,
-        "mapping_layers": G.mapping.num_layers,
-        "channels": {f"b{b.resolution}": b.conv1.weight.shape[0] for b in G.synthesis.blocks()},
+        "mapping_layers": getattr(G.mapping, "num_layers", 0),
+        "channels": _channels(G),
         "style_dims": sum(G.style_dims()),
         "parameters": sum(p.numel() for p in G.parameters()),
         "init_kwargs": G.init_kwargs,
@@ -90,9 +100,11 @@ def info(model, as_json, tree) -> None:
         click.echo(json.dumps(doc, indent=2, default=str))
     else:
         click.echo(repr(G))
+        click.echo(f"  {'spaces':15s} {', '.join(G.spaces)}")
         for k in ("resolution", "z_dim", "w_dim", "num_ws", "mapping_layers", "style_dims"):
             click.echo(f"  {k:15s} {doc[k]}")
-        click.echo(f"  {'channels':15s} " + ", ".join(f"{k}:{v}" for k, v in doc["channels"].items()))
+        if doc["channels"]:
+            click.echo(f"  {'channels':15s} " + ", ".join(f"{k}:{v}" for k, v in doc["channels"].items()))
         click.echo(f"  {'parameters':15s} {doc['parameters']:,}")
         ships = doc["ships_with"]
         parts = [f"predictor {ships['predictor']}" if ships["predictor"] else "",

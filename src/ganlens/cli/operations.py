@@ -192,9 +192,9 @@ def inpaint(image, mask, rect, model, steps, space, feather_px, scale, out, save
       ganlens inpaint face.png --mask hole.png --steps 500 --out filled.png --save-latents filled.npz
     """
     from .. import load
-    from ..restore import inpaint as fill
     from ..io import check_output_path, load_image, make_grid, save_image
     from ..io.images import IMAGE_SUFFIXES
+    from ..restore import inpaint as fill
 
     compare = out.with_name(out.stem + "_compare.png")
     check_output_path(out, overwrite, IMAGE_SUFFIXES)

@@ -22,12 +22,11 @@ if TYPE_CHECKING:  # pragma: no cover
 def style_weights(G: Generator, layers: LayerSpec = "all") -> np.ndarray:
     """The stacked, row-normalised affine weights A [sum of style channels, w_dim] of the layers reading `layers`.
 
-    Every modulated layer whose w index is in `layers` contributes (its convs and its toRGB): these are all the
-    styles those w's set.
+    Every linear map from a w whose index is in `layers` contributes (`G.latent_weights()`: StyleGAN2's modulated
+    convs and toRGBs, StyleGAN's AdaIN styles, StyleGAN3's affines, PGGAN's first layer from z).
     """
     idx = set(resolve_layers(layers, G.num_ws))
-    rows = [m.affine.weight.detach().double().cpu() * m.affine.weight_gain
-            for _, m, w_index in G.synthesis.style_layers() if w_index in idx]
+    rows = [a.double().cpu() for w_index, a in G.latent_weights() if w_index in idx]
     a = np.concatenate([r.numpy() for r in rows], axis=0)
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     if (norms == 0).any():
@@ -56,7 +55,7 @@ def sefa(G: Generator, layers: LayerSpec = "all", num: int = 10) -> list[Directi
     out = []
     for rank, k in enumerate(order):
         out.append(Direction(
-            vector=vectors[:, k], space="w", layers=None if len(idx) == G.num_ws else idx, method="sefa",
+            vector=vectors[:, k], space="w" if "w" in getattr(G, "spaces", ("w",)) else "z", layers=None if len(idx) == G.num_ws else idx, method="sefa",
             attribute=f"sefa{rank}" + (f"_{label}" if label and label != "all" else ""),
             metrics={"eigenvalue": float(values[k]), "rank": rank, "share": float(values[k]) / trace},
             model=getattr(G, "name", None), num_ws=G.num_ws,

@@ -431,6 +431,7 @@ def project(
         >>> res = project(G, G.render(G.sample(2, seed=1)), "ganlens", steps=50)
     """
     cfg = preset(config or "ganlens", **overrides) if not isinstance(config, OptimConfig) else replace(config, **overrides).validate()
+    G.check_space(cfg.space)  # e.g. PGGAN has Z only: say so before any work
     t0 = time.perf_counter()
     size = G.img_resolution if degradation is None else getattr(degradation, "output_size", lambda r: r)(G.img_resolution)
     target_all = as_target_tensor(images, size).to(G.device)

@@ -71,7 +71,12 @@ def resolve_layers(spec: LayerSpec, num_ws: int) -> tuple[int, ...]:
         return tuple(range(num_ws))
     if isinstance(spec, str):
         text = spec.strip().lower()
-        named = {**presets(num_ws), **resolution_groups(num_ws)}
+        if text == "all":
+            return tuple(range(num_ws))
+        try:
+            named = {**presets(num_ws), **resolution_groups(num_ws)}
+        except GanlensError:  # a layer count without StyleGAN2's resolution pattern (PGGAN's single z): no names
+            named = {}
         if text in named:
             return named[text]
         indices = _parse_range_text(text, named)

@@ -1,5 +1,9 @@
 """ganlens' own checkpoint format: one .safetensors file whose header metadata carries a JSON document with the
-constructor kwargs and provenance. Loading reads tensors and JSON only; nothing in the file is executed."""
+architecture, constructor kwargs and provenance. Loading reads tensors and JSON only; nothing in the file is executed.
+
+Version 1 files hold a StyleGAN2 generator and name no architecture; a generator of another architecture is written
+as version 2 with its `architecture` ('stylegan1', 'pggan', 'stylegan3'), so that older readers refuse it by
+version instead of mis-reading it."""
 
 from __future__ import annotations
 
@@ -12,14 +16,25 @@ from ..io.tensorfile import read_tensor_file, write_tensor_file
 from .stylegan2 import Generator
 
 FORMAT = "ganlens.generator"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
-def save_generator(G: Generator, path: str | Path, provenance: dict | None = None) -> Path:
-    """Write G's weights and buffers plus {init_kwargs, provenance, name} to `path` (atomic)."""
+def _architectures() -> dict[str, type]:
+    from .pggan import PGGANGenerator
+    from .stylegan1 import StyleGAN1Generator
+    from .stylegan3 import Generator as StyleGAN3Generator
+
+    return {"stylegan2": Generator, "stylegan1": StyleGAN1Generator, "pggan": PGGANGenerator,
+            "stylegan3": StyleGAN3Generator}
+
+
+def save_generator(G: torch.nn.Module, path: str | Path, provenance: dict | None = None) -> Path:
+    """Write G's weights and buffers plus {architecture, init_kwargs, provenance, name} to `path` (atomic)."""
+    arch = getattr(G, "architecture", "stylegan2")
     doc = {
         "format": FORMAT,
-        "version": FORMAT_VERSION,
+        "version": 1 if arch == "stylegan2" else FORMAT_VERSION,
+        "architecture": arch,
         "name": G.name,
         "init_kwargs": G.init_kwargs,
         "provenance": provenance if provenance is not None else G.provenance,
@@ -27,11 +42,16 @@ def save_generator(G: Generator, path: str | Path, provenance: dict | None = Non
     return write_tensor_file(path, G.state_dict(), doc)
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild a Generator from a native checkpoint (strict: every tensor must match the architecture)."""
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Rebuild a generator from a native checkpoint (strict: every tensor must match the architecture)."""
     path = Path(path)
     doc, state = read_tensor_file(path, FORMAT, "ganlens generator checkpoint", max_version=FORMAT_VERSION)
-    G = Generator(**doc["init_kwargs"])
+    arch = doc.get("architecture", "stylegan2")
+    classes = _architectures()
+    if arch not in classes:
+        raise CheckpointError(f"{path}: unknown generator architecture {arch!r}; this ganlens reads "
+                              f"{', '.join(classes)}")
+    G = classes[arch](**doc["init_kwargs"])
     load_state_strict(G, state, str(path))
     G.provenance = doc.get("provenance", {})
     G.name = doc.get("name", path.stem)

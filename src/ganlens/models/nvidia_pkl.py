@@ -16,8 +16,14 @@ What such a file holds:
 never executed), collects the state dict from the nested ``_parameters``/``_buffers``/``_modules`` records and
 loads it into ganlens' `Generator` (or `Discriminator` for ``which='D'``) with ``strict=True``. The constructor
 kwargs come from ``_init_kwargs``, with the settings that changed defaults between NVIDIA's repositories
-(``conv_clamp``, mapping ``lr_multiplier``, ...) read from the pickled modules themselves. StyleGAN3 generators
-and TensorFlow-era pickles are recognised and refused with an explanation.
+(``conv_clamp``, mapping ``lr_multiplier``, ...) read from the pickled modules themselves.
+
+StyleGAN3 generators (the stylegan3 repository's ``training/networks_stylegan3.py``: a Fourier-feature
+``synthesis.input`` and layers ``L{idx}_{size}_{channels}``) load into `stylegan3.Generator`. Their Generator
+takes the synthesis kwargs flat (``channel_base``, ``conv_kernel``, ``use_radial_filters``, ...); the layer names
+the file holds are checked against the schedule those kwargs give, and the attributes that steer the forward pass
+without being tensors (grid size, sampling rates, bandwidth, paddings, resampling factors) against the rebuilt
+modules, before the state is loaded strictly. TensorFlow-era pickles are recognised and refused with advice.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from ..errors import CheckpointError
 from .native import load_state_strict
 from .safe_unpickle import PersistentObject, TFNetworkStub, restricted_loads
 from .stylegan2 import Generator
+from .stylegan3 import Generator as StyleGAN3Generator
+from .stylegan3 import synthesis_schedule
 
 WHICH = ("G_ema", "G", "D")
 _GEN_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
@@ -40,6 +48,11 @@ _DISC_ARGS = ("c_dim", "img_resolution", "img_channels", "architecture", "channe
               "num_fp16_res", "conv_clamp", "cmap_dim", "block_kwargs", "mapping_kwargs", "epilogue_kwargs")
 # Generator kwargs that only steer how NVIDIA's code runs, not what it computes.
 _RUNTIME_ONLY = ("fused_modconv_default",)
+# StyleGAN3's Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, **synthesis_kwargs).
+_SG3_GEN_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs")
+# SynthesisNetwork's own kwargs (the rest go to every SynthesisLayer).
+_SG3_SCHEDULE_ARGS = ("channel_base", "channel_max", "num_layers", "num_critical", "first_cutoff", "first_stopband",
+                      "last_stopband_rel", "margin_size")
 
 
 def plain(obj: Any, _depth: int = 0) -> Any:
@@ -222,17 +235,20 @@ def discriminator_kwargs(rec: PersistentObject, source: str) -> tuple[dict, dict
     return plain(kw), raw
 
 
-def load_nvidia_pickle(path: str | Path, which: str = "G_ema") -> Generator:
-    """Load one network of an NVIDIA stylegan2-ada-pytorch pickle (eval mode, frozen) without running its code.
+def load_nvidia_pickle(path: str | Path, which: str = "G_ema") -> Generator | StyleGAN3Generator:
+    """Load one network of an NVIDIA stylegan2-ada-pytorch or stylegan3 pickle (eval mode, frozen) without
+    running its code.
 
     Args:
         path: the ``.pkl`` file.
         which: 'G_ema' (the moving-average generator, what NVIDIA samples with), 'G', or 'D' (returns a
             ganlens `Discriminator`).
+    Returns:
+        a StyleGAN2 `Generator`, a `stylegan3.Generator` (configs T and R) or a `Discriminator`.
     Raises:
         UnsafeCheckpointError: the pickle names a global outside the allow-list.
-        CheckpointError: corrupt/truncated file, StyleGAN3 or TensorFlow network, or an architecture
-            ganlens does not implement.
+        CheckpointError: corrupt/truncated file, TensorFlow network, an architecture ganlens does not implement,
+            or tensors/attributes that do not match the architecture the file's kwargs describe.
     """
     path = Path(path)
     if which not in WHICH:
@@ -248,16 +264,14 @@ def load_nvidia_pickle(path: str | Path, which: str = "G_ema") -> Generator:
         if rec.class_name != "Generator":
             raise CheckpointError(f"{source} is a {rec.class_name!r}, not a Generator")
         if _is_stylegan3(rec):
-            raise CheckpointError(
-                f"{source} is a StyleGAN3 generator (class {rec.class_name!r} from training/networks_stylegan3.py, "
-                "with a Fourier-feature SynthesisInput and L*_ layers); StyleGAN3 is not supported yet — ganlens "
-                "loads StyleGAN2 generators"
-            )
-        net, raw = _build_generator(rec, source)
+            net, raw = _build_stylegan3(rec, source)
+        else:
+            net, raw = _build_generator(rec, source)
     net.name = path.stem
     tsk = data.get("training_set_kwargs") if isinstance(data, dict) else None
+    stylegan3 = isinstance(net, StyleGAN3Generator)
     net.provenance = {
-        "source_format": "nvidia-stylegan2-ada-pkl",
+        "source_format": "nvidia-stylegan3-pkl" if stylegan3 else "nvidia-stylegan2-ada-pkl",
         "source_file": str(path),
         "source_sha256": sha,
         "which": which,
@@ -277,6 +291,97 @@ def _build_generator(rec: PersistentObject, source: str) -> tuple[Generator, dic
         G = Generator(**kw)
     except (TypeError, ValueError, NotImplementedError) as exc:
         raise CheckpointError(f"{source}: cannot build a ganlens Generator from the file's kwargs {kw}: {exc}") from None
+    load_state_strict(G, collect_state(rec, source), source)
+    return G, raw
+
+
+def stylegan3_kwargs(rec: PersistentObject, source: str) -> tuple[dict, dict]:
+    """(`stylegan3.Generator` kwargs, the kwargs as found in the file) for a pickled StyleGAN3 Generator."""
+    raw = _raw_kwargs(rec, _SG3_GEN_ARGS)
+    mapping, synthesis = rec.child("mapping"), rec.child("synthesis")
+    if mapping is None or synthesis is None or synthesis.child("input") is None:
+        raise CheckpointError(f"{source}: the StyleGAN3 Generator lacks its mapping, synthesis or synthesis.input "
+                              "sub-network")
+    kw = {k: raw.get(k, rec.attr(k)) for k in _SG3_GEN_ARGS[:5]}
+    if any(v is None for v in kw.values()):
+        raise CheckpointError(f"{source}: the Generator record lacks {[k for k, v in kw.items() if v is None]}")
+    if kw["c_dim"]:
+        raise CheckpointError(f"{source}: conditional generators (c_dim={kw['c_dim']}) are not supported yet")
+    map_kw = dict(raw.get("mapping_kwargs") or {})
+    syn_kw = {k: v for k, v in raw.items() if k not in _SG3_GEN_ARGS and k not in _RUNTIME_ONLY}
+    # What the modules actually were, whatever defaults the kwargs left out.
+    for key in ("num_layers", "w_avg_beta"):
+        if mapping.attr(key) is not None:
+            map_kw[key] = plain(mapping.attr(key))
+    fc0 = mapping.child("fc0")
+    if fc0 is not None and fc0.attr("bias_gain") is not None:
+        map_kw["lr_multiplier"] = plain(fc0.attr("bias_gain"))
+    for key in ("num_layers", "num_critical", "margin_size", "output_scale", "num_fp16_res"):
+        if synthesis.attr(key) is not None:
+            syn_kw[key] = plain(synthesis.attr(key))
+    layers = [child for name, child in (synthesis.state.get("_modules") or {}).items()
+              if name != "input" and isinstance(child, PersistentObject)]
+    if layers:
+        for key in ("conv_kernel", "conv_clamp", "magnitude_ema_beta"):
+            if key in layers[0].state:  # layer 0 is never ToRGB, whose conv_kernel is always 1
+                syn_kw[key] = plain(layers[0].attr(key))
+        if any(layer.attr("down_radial") for layer in layers):
+            syn_kw["use_radial_filters"] = True
+    kw["mapping_kwargs"], kw["synthesis_kwargs"] = map_kw, syn_kw
+    return plain(kw), raw
+
+
+def _check_stylegan3_layout(G: StyleGAN3Generator, synthesis: PersistentObject, source: str) -> None:
+    """The plain attributes that steer the forward pass (they are not in the state dict) against the rebuilt
+    network: a kwarg read wrongly would otherwise go unnoticed."""
+    expected = G.synthesis.layer_names
+    checks = [(synthesis.child("input"), G.synthesis.input, "synthesis.input", ("size", "sampling_rate", "bandwidth"))]
+    checks += [(synthesis.child(name), getattr(G.synthesis, name), f"synthesis.{name}",
+                ("in_size", "out_size", "in_sampling_rate", "out_sampling_rate", "up_factor", "down_factor", "padding",
+                 "conv_kernel", "is_torgb")) for name in expected]
+    for rec, module, prefix, attrs in checks:
+        if rec is None:  # not a network record: collect_state names it
+            continue
+        for attr in attrs:
+            theirs = rec.attr(attr)
+            if theirs is None:
+                continue
+            ours = getattr(module, attr)
+            try:  # NumPy arrays (sizes), NumPy scalars (rates), lists (padding), bools
+                theirs = np.asarray(theirs, dtype=np.float64)
+                same = theirs.shape == np.shape(ours) and np.allclose(theirs, np.asarray(ours, dtype=np.float64),
+                                                                      rtol=1e-6, atol=1e-9)
+            except (TypeError, ValueError):
+                theirs, same = plain(theirs), False
+            if not same:
+                shown = theirs.tolist() if isinstance(theirs, np.ndarray) else theirs
+                raise CheckpointError(
+                    f"{source}: {prefix}.{attr} is {shown} in the file but {plain(ours)} in the network its "
+                    f"kwargs describe (kwargs {G.init_kwargs['synthesis_kwargs']})"
+                )
+
+
+def _build_stylegan3(rec: PersistentObject, source: str) -> tuple[StyleGAN3Generator, dict]:
+    kw, raw = stylegan3_kwargs(rec, source)
+    synthesis = rec.child("synthesis")
+    schedule_kw = {k: v for k, v in kw["synthesis_kwargs"].items() if k in _SG3_SCHEDULE_ARGS}
+    try:
+        # The names alone first: a mismatch is reported without building a network of the wrong size.
+        names = synthesis_schedule(kw["img_resolution"], kw["img_channels"], **schedule_kw)["names"]
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: cannot lay out a StyleGAN3 synthesis network from {kw}: {exc}") from None
+    found = [name for name in (synthesis.state.get("_modules") or {}) if name != "input"]
+    if found != names:
+        raise CheckpointError(
+            f"{source}: the StyleGAN3 synthesis layers in the file {found} are not those its kwargs give {names} "
+            f"(kwargs {kw['synthesis_kwargs']})"
+        )
+    try:
+        G = StyleGAN3Generator(**kw)
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        raise CheckpointError(f"{source}: cannot build a ganlens StyleGAN3 generator from the file's kwargs {kw}: "
+                              f"{exc}") from None
+    _check_stylegan3_layout(G, synthesis, source)
     load_state_strict(G, collect_state(rec, source), source)
     return G, raw
 

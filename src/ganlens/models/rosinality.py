@@ -217,12 +217,14 @@ def _state_of(obj: Any, key: str, source: str) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_rosinality(path: str | Path, which: str = "G_ema") -> Generator:
+def load_rosinality(path: str | Path, which: str = "G_ema", content: Any = None) -> Generator:
     """Load a rosinality/stylegan2-pytorch generator (eval mode, frozen).
 
     Args:
         path: the ``.pt`` checkpoint.
         which: 'G_ema' (``g_ema``, default) or 'G' (``g``, training checkpoints only).
+        content: the file's content when already read with `read_torch_file` (the registry reads a ``.pt`` /
+            ``.pth`` once to tell rosinality files from genforce ones); None reads `path`.
     Raises:
         UnsafeCheckpointError: the file asks for a global torch's weights-only loader refuses.
         CheckpointError: corrupt file, missing network, or a layout ganlens cannot express.
@@ -232,7 +234,7 @@ def load_rosinality(path: str | Path, which: str = "G_ema") -> Generator:
         raise CheckpointError(f"{path}: rosinality discriminators are not supported; which must be 'G_ema' or 'G'")
     if which not in _WHICH_KEY:
         raise CheckpointError(f"which must be 'G_ema' or 'G', got {which!r}")
-    obj = read_torch_file(path)
+    obj = read_torch_file(path) if content is None else content
     source = f"{path} ({which})"
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a rosinality checkpoint dict")

@@ -17,17 +17,15 @@ import torch
 from torch import nn
 
 from ..errors import InputError, LatentError, UnknownNameError
-from ..latents import LatentCode, broadcast_w, check_truncation
+from ..latents import LatentCode, broadcast_w
+from .base import NOISE_MODES, PRECISIONS, GeneratorMixin
 from .layers import (
     FullyConnectedLayer,
     modulated_conv2d,
     normalize_2nd_moment,
-    seeded_normal,
     setup_filter,
     upsample2d,
 )
-
-NOISE_MODES = ("const", "random", "none")
 
 
 class MappingNetwork(nn.Module):
@@ -314,8 +312,12 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
-    """StyleGAN2 generator: `mapping` (z → ws) and `synthesis` (ws → image), plus latent-space conveniences."""
+class Generator(GeneratorMixin, nn.Module):
+    """StyleGAN2 generator: `mapping` (z → ws) and `synthesis` (ws → image), plus latent-space conveniences
+    (`GeneratorMixin`) and style space S (every modulated layer's affine output)."""
+
+    architecture = "stylegan2"
+    spaces = ("z", "w", "w+", "s")
 
     def __init__(
         self,
@@ -339,23 +341,7 @@ class Generator(nn.Module):
         self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **synthesis_kwargs)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
-        self.provenance: dict = {}
-        self.name: str = "unnamed"
-        # What `synthesize` / `render` use when not told: 'fp32', or 'bf16' (autocast; about twice as fast on the
-        # CPU and within a few grey levels, for scoring many samples). Optimisation calls `synthesis` directly.
-        self.precision: str = "fp32"
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    @property
-    def resolution(self) -> int:
-        return self.img_resolution
-
-    @property
-    def device(self) -> torch.device:
-        return self.w_avg.device
+        self._init_meta()
 
     def forward(
         self,
@@ -369,75 +355,17 @@ class Generator(nn.Module):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, update_emas=update_emas)
         return self.synthesis(ws, noise_mode=noise_mode)
 
-    def __repr__(self) -> str:  # one line: the full module tree is available via `describe()`
-        n = sum(p.numel() for p in self.parameters())
-        return (
-            f"Generator(name={self.name!r}, resolution={self.img_resolution}, z_dim={self.z_dim}, w_dim={self.w_dim}, "
-            f"num_ws={self.num_ws}, params={n / 1e6:.2f}M)"
-        )
-
-    def describe(self) -> str:
-        """The full module tree (what `repr` shows for an ordinary nn.Module)."""
-        return super().__repr__()
-
-    def sample_z(self, n: int, seed: int) -> torch.Tensor:
-        """n standard-normal z codes from `seed` (NumPy's generator, so the same on every platform)."""
-        return seeded_normal([n, self.z_dim], seed).to(self.device)
-
-    @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, truncation_psi: float = 1.0, space: str = "w") -> LatentCode:
-        """Draw n codes from `seed` in space 'z', 'w' ([N, w_dim]) or 'w+' ([N, num_ws, w_dim])."""
-        check_truncation(space, truncation_psi)
-        z = self.sample_z(n, seed)
-        if space == "z":
-            return LatentCode("z", z, meta={"seed": seed})
-        ws = self.mapping(z, truncation_psi=truncation_psi)
-        meta = {"seed": seed, "truncation_psi": truncation_psi}
-        if space == "w":
-            return LatentCode("w", ws[:, 0], meta=meta)
-        if space == "w+":
-            return LatentCode("w+", ws, meta=meta)
-        raise LatentError(f"cannot sample space {space!r}; choose 'z', 'w' or 'w+'")
-
-    def ws_of(self, code: LatentCode) -> torch.Tensor:
-        """The ws tensor [N, num_ws, w_dim] of a code in z, w or w+ (validated against this generator)."""
-        code.validate_for(self)
-        t = code.tensor.to(self.device, torch.float32)
-        if code.space == "z":
-            return self.mapping(t)
-        if code.space == "w":
-            return broadcast_w(t, self.num_ws)
-        if code.space == "w+":
-            return t
-        raise LatentError(f"cannot turn a code in space {code.space!r} into ws")
-
     def synthesize(self, code: LatentCode, noise_mode: str = "const", batch_size: int = 64,
                    precision: str | None = None) -> torch.Tensor:
-        """Float32 images [N, C, R, R] in about [-1, 1] for a code in any space (batched; gradients flow).
-
-        precision: 'fp32' or 'bf16' (bfloat16 autocast: about twice as fast on the CPU, within a few grey levels of
-        fp32; good for scoring many samples, keep fp32 for figures and exact comparisons); None: `self.precision`.
-        """
+        """Float32 images [N, C, R, R] in about [-1, 1] for a code in any space, S included (batched; gradients
+        flow). precision: 'fp32' or 'bf16' (see `GeneratorMixin.synthesize`); None: `self.precision`."""
+        if code.space != "s":
+            return super().synthesize(code, noise_mode=noise_mode, batch_size=batch_size, precision=precision)
         precision = precision or self.precision
-        if precision not in ("fp32", "bf16"):
-            raise UnknownNameError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        if precision not in PRECISIONS:
+            raise UnknownNameError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            if code.space == "s":
-                return self.synthesis(styles=code.split_styles(self), noise_mode=noise_mode, noise=code.noise).float()
-            outs = []
-            for i in range(0, len(code), batch_size):
-                part = code[i : i + batch_size]
-                outs.append(self.synthesis(self.ws_of(part), noise_mode=noise_mode,
-                                           noise=_slice_noise(code.noise, i, batch_size)).float())
-        return torch.cat(outs) if outs else torch.empty(0, self.img_channels, self.img_resolution, self.img_resolution)
-
-    @torch.no_grad()
-    def render(self, code: LatentCode, noise_mode: str = "const", batch_size: int = 64,
-               precision: str | None = None) -> np.ndarray:
-        """uint8 images [N, R, R, C] for a code in any space (precision as in `synthesize`)."""
-        from ..io.images import to_uint8
-
-        return to_uint8(self.synthesize(code, noise_mode=noise_mode, batch_size=batch_size, precision=precision))
+            return self.synthesis(styles=code.split_styles(self), noise_mode=noise_mode, noise=code.noise).float()
 
     def to_styles(self, code: LatentCode) -> LatentCode:
         """Convert a z / w / w+ code to style space S (all affine outputs, concatenated)."""
@@ -448,8 +376,6 @@ class Generator(nn.Module):
     def style_dims(self) -> list[int]:
         return [m.affine.out_features for _, m, _ in self.synthesis.style_layers()]
 
-
-def _slice_noise(noise, start: int, size: int):
-    if noise is None:
-        return None
-    return [n if n.shape[0] == 1 else n[start : start + size] for n in noise]
+    def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
+        """(w index, affine weight x gain) of every modulated layer (its convs and toRGB)."""
+        return [(i, m.affine.weight.detach() * m.affine.weight_gain) for _, m, i in self.synthesis.style_layers()]

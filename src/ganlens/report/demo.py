@@ -29,13 +29,13 @@ from ..edit import ascend, ascend_path, describe_layers, labelled_grid, move, st
 from ..edit.mix import mix_grid
 from ..edit.morph import interpolate, pingpong
 from ..errors import GanlensError
-from ..restore import inpaint
 from ..io import make_grid
 from ..io.masks import rect_mask
 from ..io.video import save_animation
 from ..latents import LatentCode
 from ..models import load
 from ..models.stylegan2 import Generator
+from ..restore import inpaint
 from ..scorers import Scorer, load_scorer
 from ..scoring import score
 from ..synthdata.factors import FACTORS

@@ -135,6 +135,9 @@ def restore(
     size = deg.output_size(G.img_resolution)
     observed = deg.align_observed(as_observation(images, size, deg.spec()).to(G.device))
     settings = {**SETTINGS["pulse" if method == "pulse" else "wplus"], **overrides}
+    if settings["space"] not in G.spaces:
+        raise InputError(f"method {method!r} searches {settings['space'].upper()} but the {G.architecture} generator "
+                         f"{G.name!r} has only {', '.join(G.spaces)}: use method='pulse' (Z)")
     cfg: OptimConfig = preset("ganlens", **settings)
     fit = project(G, observed, cfg, progress=progress, degradation=deg)
     deltas = None

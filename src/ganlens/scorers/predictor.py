@@ -16,6 +16,7 @@ from ..errors import CheckpointError, UnknownModelError
 from ..io.tensorfile import peek_document, read_tensor_file, write_tensor_file
 from .base import AttributeInfo, Scorer, to_unit_float
 
+
 class AttributePredictor(nn.Module):
     """Four stride-2 conv stages (64 → 4 px) and an MLP head with one output per attribute.
 

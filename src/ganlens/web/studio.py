@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..analysis.editability import read_changes
 from ..analysis.autolabel import autolabel
+from ..analysis.editability import read_changes
 from ..directions import Direction, load_bundled, load_directions, sefa
 from ..directions.gradient import is_differentiable
 from ..edit import ascend, describe_layers, move, presets
