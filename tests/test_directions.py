@@ -252,7 +252,7 @@ def test_direction_refuses_bad_values(tmp_path):
     with pytest.raises(GanlensError, match="non-zero"):
         Direction(np.zeros(4), "w")
     with pytest.raises(GanlensError, match="space"):
-        Direction(np.ones(4), "s")
+        Direction(np.ones(4), "q")
     with pytest.raises(GanlensError, match="no layers"):
         Direction(np.ones(4), "z", layers=(0,))
     with pytest.raises(GanlensError, match="out of range"):

@@ -81,10 +81,14 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
             raise GanlensError(f"--rows {rows} out of range: {latents} holds {len(codes)} codes")
         codes = LatentCode.cat([codes[i] for i in idx])
         row_labels = [f"#{i}" for i in idx]
+        if d.space == "s" and codes.space != "s":
+            codes = G.to_styles(codes)  # an S direction edits the codes' style-space image
     else:
         space = "z" if d.space == "z" else "w"
         seed_list = parse_range(seeds, "--seeds")
         codes = LatentCode.cat([G.sample(1, seed=s, truncation_psi=psi, space=space) for s in seed_list])
+        if d.space == "s":
+            codes = G.to_styles(codes)
         row_labels = [f"seed {s}" for s in seed_list]
     edited = move(codes, d, values, layers=layers, num_ws=G.num_ws)
     if joint:

@@ -19,9 +19,14 @@ from ..errors import GanlensError
 from ..io.files import atomic_write_bytes, json_default, npz_problem, vet_archive
 from ..latents.layers import describe_layers
 
-SPACES = ("z", "w", "w+")
+SPACES = ("z", "w", "w+", "s")
 FORMAT = "ganlens.Direction"
 FORMAT_VERSION = 1
+
+
+def _family(space: str) -> str:
+    """Spaces whose vectors can be combined: Z alone, W with W+ (one w per layer), S alone."""
+    return "w" if space in ("w", "w+") else space
 
 
 def _now() -> str:
@@ -34,7 +39,8 @@ class Direction:
 
     Attributes:
         vector: the unit normal / component, float64 [dim] (normalised on construction).
-        space: 'z', 'w', or 'w+' (a W vector fitted on one layer's w of W+ codes; needs `layers`).
+        space: 'z', 'w', 'w+' (a W vector fitted on one layer's w of W+ codes; needs `layers`), or 's' (style
+            space: usually a few channels, named in ``metrics['channels']``; see `directions.stylespace`).
         layers: w indices an edit moves (W / W+ only); None means every layer.
         bias: offset b of a boundary n·x + b = 0 (signed distance of a code = n·x + b); None when not a boundary.
         scale: latent length of one strength unit (GANSpace: the component's σ, so strengths are in σ units).
@@ -82,8 +88,8 @@ class Direction:
             if self.num_ws is not None and layers[-1] >= self.num_ws:
                 raise GanlensError(f"direction layers {layers} out of range for num_ws={self.num_ws}")
             self.layers = layers
-        if self.space == "z" and self.layers is not None:
-            raise GanlensError("a Z-space direction has no layers (layers apply to W / W+ directions)")
+        if self.space in ("z", "s") and self.layers is not None:
+            raise GanlensError(f"a {self.space.upper()}-space direction has no layers (layers apply to W / W+ directions)")
         if self.space == "w+" and self.layers is None:
             raise GanlensError("a 'w+' direction must say which layers it was fitted on (layers=...)")
         if not (np.isfinite(self.scale) and self.scale > 0):
@@ -134,7 +140,7 @@ class Direction:
         for o in others:
             if not isinstance(o, Direction):
                 raise GanlensError(f"conditions must be Direction objects, got {type(o).__name__}")
-            if (o.space == "z") != (self.space == "z") or o.dim != self.dim:
+            if _family(o.space) != _family(self.space) or o.dim != self.dim:
                 raise GanlensError(
                     f"cannot condition a {self.space!r} direction of dim {self.dim} on {o.name!r} "
                     f"({o.space!r}, dim {o.dim}): both must be in the same space"

@@ -1,7 +1,8 @@
 """Linear edits of latent codes along directions: single, joint, jittered, and layer-wise.
 
 All of them follow one rule set:
-- a Z direction edits z codes only; a W / W+ direction edits w or w+ codes (map z codes to W first);
+- a Z direction edits z codes only; a W / W+ direction edits w or w+ codes (map z codes to W first); an S direction
+  edits style codes ('s', from `G.to_styles`), whose channels it moves in units of their spread;
 - a layer range (given here or carried by the direction) moves only those w's of a W+ code; the other layers are
   copied bit for bit; a plain 'w' code edited on a layer range is promoted to W+ (it needs num_ws for that);
 - strengths are in units of the direction's `scale` (1 for boundaries and SeFa, σ for GANSpace).
@@ -26,8 +27,18 @@ def _prepare(
     """Check that `direction` can edit `codes`; return the codes (promoted to W+ if needed) and the w indices."""
     if not isinstance(direction, Direction):
         raise LatentError(f"expected a Direction, got {type(direction).__name__}")
-    if codes.space == "s":
-        raise LatentError("linear edits act on z, w or w+ codes; style-space ('s') codes are not supported here")
+    if (codes.space == "s") != (direction.space == "s"):
+        if direction.space == "s":
+            raise LatentError(f"direction {direction.name!r} lives in style space S but the codes are "
+                              f"{codes.space!r}: convert them first (G.to_styles(codes))")
+        raise LatentError(f"these are style-space ('s') codes; direction {direction.name!r} lives in "
+                          f"{direction.space!r}: edit the w codes before G.to_styles, or use an S direction")
+    if direction.space == "s":
+        if layers is not None:
+            raise LatentError(f"direction {direction.name!r} lives in S, whose channels already name their layers; "
+                              "drop the layer range")
+        _check_dim(codes.tensor.shape[-1], direction)
+        return codes, None
     if direction.space == "z":
         if codes.space != "z":
             raise LatentError(

@@ -4,6 +4,7 @@
 - `Encoder` / `load_encoder` — pSp-style encoder with ReStyle refinement (`encoder.py`);
 - `invert_hybrid` — encoder start + optimisation (`hybrid.py`);
 - `invert_pti` — pivotal tuning, with per-image weight deltas (`pti.py`);
+- `invert_styles` — into style space S, from a W+ inversion, kept near W+'s affine image (`styles.py`);
 - `invert_images` — resumable folder inversion (`runner.py`); `FaceAligner` — FFHQ-style alignment (`align.py`);
 - `ReconstructionLoss` — the loss (`losses.py`), over the perceptual distances of `ganlens.metrics.perceptual`
   (`MobileNetV2FeatureDistance`, `LPIPS`, re-exported here).
@@ -20,6 +21,7 @@ from .losses import ReconstructionLoss, pixel_distance
 from .optimize import PRESETS, InversionResult, OptimConfig, PNSpace, layer_spread, preset, project
 from .pti import PTI_RECIPES, PTIConfig, PTIResult, apply_delta, invert_pti, load_delta, pti_recipe, save_delta
 from .runner import RunSettings, invert_images
+from .styles import invert_styles
 
 
 def invert(G: Generator, images, method: str = "hybrid", **kwargs) -> LatentCode:
@@ -58,5 +60,5 @@ __all__ = [
     "LPIPS", "PRESETS", "Encoder", "InversionResult", "MobileNetV2FeatureDistance", "OptimConfig", "PNSpace",
     "PTIConfig", "PTIResult", "PTI_RECIPES", "ReconstructionLoss", "RunSettings", "apply_delta", "get_perceptual",
     "invert", "invert_hybrid", "invert_images", "invert_pti", "latent_error", "layer_spread", "load_delta",
-    "load_encoder", "pixel_distance", "preset", "project", "pti_recipe", "save_delta", "save_encoder",
+    "invert_styles", "load_encoder", "pixel_distance", "preset", "project", "pti_recipe", "save_delta", "save_encoder",
 ]

@@ -5,7 +5,7 @@ See `factors.py` for every factor's range, meaning and sampling, and the deliber
 
 from .dataset import SynthDataset, build_dataset, load_dataset
 from .factors import FACTOR_NAMES, FACTORS, Factor, sample_factors
-from .render import render, render_batch
+from .render import FACTOR_REGIONS, PARTS, part_masks, region_mask, render, render_batch, render_parts
 
-__all__ = ["FACTORS", "FACTOR_NAMES", "Factor", "SynthDataset", "build_dataset", "load_dataset", "render",
-           "render_batch", "sample_factors"]
+__all__ = ["FACTORS", "FACTOR_NAMES", "FACTOR_REGIONS", "Factor", "PARTS", "SynthDataset", "build_dataset",
+           "load_dataset", "part_masks", "region_mask", "render", "render_batch", "render_parts", "sample_factors"]
