@@ -69,12 +69,11 @@ def main() -> None:
     def evaluate(d, codes, a: float, attr: str) -> tuple[float, np.ndarray, dict]:
         after = G.render(move(codes, d, [a], num_ws=G.num_ws))
         reads = {"main": main(after), "second": second(after)}
-        ok = None
+        ok, el = None, None
         for key, sc in (("main", main), ("second", second)):
             eligible, visible = visible_change(sc, attr, read0[key], reads[key], 1.0)
-            both = eligible & visible
-            ok = both if ok is None else ok & both
-            el = eligible if key == "main" else el & eligible
+            ok = eligible & visible if ok is None else ok & eligible & visible
+            el = eligible if el is None else el & eligible
         share = float(ok[el].mean()) if el.any() else float("nan")
         return share, after, reads
 

@@ -236,7 +236,7 @@ def test_auto_guard_is_left_out_where_it_cannot_read_every_tickable_attribute(tm
 
 def test_unknown_session_and_bad_download_scale(client: TestClient) -> None:
     r = client.get("/api/sessions/nope")
-    assert r.status_code == 404 and "reload the page" in r.json()["error"]
+    assert r.status_code == 404 and r.json()["expired"] is True and "state token" in r.json()["error"]
     sid = new_session(client)["session"]
     assert client.get(f"/api/sessions/{sid}/image.png?scale=99").status_code == 400
 

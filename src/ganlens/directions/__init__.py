@@ -10,10 +10,10 @@ from .direction import Direction, load_directions
 from .ganspace import ganspace
 from .gradient import gradient_direction
 from .sefa import sefa, style_weights
-from .svm import fit_boundary, fit_layer_boundaries
+from .svm import fit_boundaries, fit_boundary, fit_layer_boundaries
 
 __all__ = [
-    "Direction", "bundled_directions_dir", "fit_boundary", "fit_layer_boundaries",
+    "Direction", "bundled_directions_dir", "fit_boundaries", "fit_boundary", "fit_layer_boundaries",
     "ganspace", "gradient_direction", "load_bundled", "load_directions", "project_out", "resolve_direction", "sefa",
     "style_weights",
 ]

@@ -11,6 +11,9 @@ all samples together give the all-sample accuracy of the Table 1 claim (val > 95
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from sklearn.svm import SVC
@@ -18,6 +21,9 @@ from sklearn.svm import SVC
 from ..errors import GanlensError
 from ..latents import LatentCode
 from .direction import Direction
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..parallel import Executor
 
 CodesLike = LatentCode | np.ndarray | torch.Tensor
 
@@ -188,3 +194,57 @@ def fit_layer_boundaries(codes: CodesLike, scores: np.ndarray, layers: list[int]
         raise GanlensError(f"fit_layer_boundaries needs W+ codes [N, num_ws, dim], got shape {list(np.shape(t))}")
     layers = list(range(t.shape[1])) if layers is None else layers
     return [fit_boundary(codes, scores, layer=i, **kwargs) for i in layers]
+
+
+def fit_boundaries(
+    codes: CodesLike,
+    scores: Mapping[str, np.ndarray],
+    *,
+    per_attribute: Mapping[str, dict] | None = None,
+    then: Callable[[Direction, CodesLike, np.ndarray], None] | None = None,
+    executor: Executor | str | None = None,
+    **common,
+) -> dict[str, Direction]:
+    """One boundary per attribute of `scores` (in its order), each fitted as its own task.
+
+    Args:
+        codes: the N codes every attribute is fitted on (as for `fit_boundary`).
+        scores: {attribute: scores [N]}.
+        per_attribute: {attribute: fit_boundary keyword arguments of that attribute alone} (binary, threshold, ...).
+        then: called in the same task on each fitted direction with the codes and its scores, e.g. a diagnosis that
+            adds to the direction's metrics (on Ray it must be picklable: a module-level function or a partial).
+        executor: None: one attribute after another in this process; otherwise the executor that runs the tasks
+            (`ganlens.parallel.resolve_executor`: an Executor, 'ray', or a Ray address). The codes and scores are put
+            in Ray's object store once; each SVM is the same as in this process.
+        common: fit_boundary keyword arguments for every attribute (ratio, count, split, seed, layer, model, ...).
+    Returns:
+        {attribute: Direction}.
+    Raises:
+        GanlensError: an attribute that cannot be fitted (the message starts with its name).
+    """
+    items = [(a, {**common, **dict((per_attribute or {}).get(a, {})), "attribute": a}) for a in scores]
+    if executor is None:
+        fitted = [_fit_task(item, codes, scores, then) for item in items]
+    else:
+        from ..parallel import Executor, resolve_executor
+
+        ex = resolve_executor(executor)
+        try:
+            fitted = ex.map(_fit_task, items, codes, dict(scores), then)
+        finally:
+            if not isinstance(executor, Executor):
+                ex.close()
+    return {a: d for (a, _), d in zip(items, fitted)}
+
+
+def _fit_task(item: tuple[str, dict], codes: CodesLike, scores: Mapping[str, np.ndarray],
+              then: Callable[[Direction, CodesLike, np.ndarray], None] | None) -> Direction:
+    """One attribute's boundary (and `then`): a task of `fit_boundaries`."""
+    name, kwargs = item
+    try:
+        d = fit_boundary(codes, scores[name], **kwargs)
+        if then is not None:
+            then(d, codes, scores[name])
+    except GanlensError as exc:
+        raise GanlensError(f"{name}: {exc}") from None
+    return d

@@ -60,14 +60,16 @@ class BodyLimit:
 
 
 def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: int = 16_000_000,
-               max_sessions: int = 32, allowed_hosts: list[str] | None = None,
-               autolabel_samples: int | None = 32) -> FastAPI:
+               session_bytes: int = 256 * 2**20, session_idle_s: float = 3600.0,
+               allowed_hosts: list[str] | None = None, autolabel_samples: int | None = 32) -> FastAPI:
     """Build the web app over a loaded `Studio`.
 
     Args:
         studio: the model, directions, scorer and encoder.
         max_upload_bytes: largest accepted image file. max_pixels: largest accepted image (width x height).
-        max_sessions: browser tabs kept at once (the least recently used is dropped).
+        session_bytes: memory the tabs' sessions may hold together (measured; the least recently used sessions
+            not in use are dropped beyond it). session_idle_s: a session unused this long is dropped. Neither
+            loses work: the page re-creates a dropped session from its state token.
         allowed_hosts: accepted Host headers (guards a loopback server against DNS rebinding); None accepts any.
         autolabel_samples: auto-label SeFa / user directions in a background thread with this many samples;
             None skips labelling.
@@ -77,7 +79,7 @@ def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: i
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + FORM_OVERHEAD)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    sessions = SessionStore(max_sessions)
+    sessions = SessionStore(session_bytes, session_idle_s)
     app.state.sessions = sessions  # for tests and benchmarks (renders per session)
     app.state.context = AppContext(studio, sessions, max_upload_bytes, max_pixels)
     if autolabel_samples:
@@ -97,7 +99,8 @@ def create_app(studio: Studio, max_upload_bytes: int = 10 * 2**20, max_pixels: i
 
     @app.exception_handler(UnknownSession)
     async def _missing(request: Request, exc: UnknownSession) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, 404)
+        # "expired": the page answers by sending its state token to /api/sessions/restore and trying again
+        return JSONResponse({"error": str(exc), "expired": True}, 404)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,10 +1,11 @@
 """What every route shares: the `Studio`, the tabs' sessions and the upload limits, with the helpers that turn
-a tab's state into the page's view. Routes receive it through the `Ctx` dependency."""
+a tab's state into the page's view. Routes receive it through the `Ctx` dependency, and the tab's session,
+held in use for the whole request, through `Leased`."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Annotated
 
@@ -12,7 +13,8 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..latents import LatentCode
-from .session import EditState, Session, SessionStore
+from . import state_token
+from .session import EditState, Session, SessionStore, Snapshot
 from .studio import Rendered, Studio, readings
 
 
@@ -39,20 +41,39 @@ class AppContext:
         """The code the tab shows now."""
         return self.composed(session.state)
 
-    def render_view(self, state: EditState) -> dict:
-        """The page's view of `state`: image, scores, state and the changes visible against the unedited image."""
-        shown = self.studio.render(self.composed(state))
+    def render(self, code: LatentCode, scale: int = 1) -> Rendered:
+        """One code's picture and read-out."""
+        return self.studio.render(code, scale)
+
+    def render_view(self, snap: Snapshot) -> dict:
+        """The page's view of a snapshot: image, scores, state, the changes visible against the unedited image,
+        and the state token the page re-creates the session from."""
+        state = snap.state
+        shown = self.render(self.composed(state))
         return {"image": shown.data_url, "scores": shown.scores, "state": state.describe(),
                 "visible": self.studio.visible_changes(state.base_readings, shown) if state.base_readings else {},
-                "render_ms": round(shown.seconds * 1000, 2)}
+                "render_ms": round(shown.seconds * 1000, 2), "token": state_token.encode(snap, self.studio.G.name)}
+
+    def new_session(self, state: EditState, committed: EditState | None = None,
+                    history: tuple[EditState, ...] = ()) -> Session:
+        """A session on `state` (with undo steps when restored), kept in the store."""
+        return self.sessions.add(Session(state, self.render_view, committed, history))
+
+    def restore(self, token: str) -> Session:
+        """A new session re-created from the page's state token (see `state_token`)."""
+        current, committed, history = state_token.restore(token, self.studio, lambda c: self.render(c).data_url)
+        return self.new_session(current, committed, history)
+
+    def view_body(self, session: Session, version: int) -> dict:
+        """The tab's view of at least `version`, with the session's id, undo and job status."""
+        view = session.view(version)
+        return {**view, "session": session.id, "version": version, "can_undo": session.can_undo,
+                "renders": session.renderer.renders,
+                "job": None if session.job is None else session.job.describe()}
 
     def respond(self, session: Session, version: int, t0: float) -> JSONResponse:
         """The tab's view of at least `version`, with a Server-Timing header measured from `t0`."""
-        view = session.view(version)
-        body = {**view, "session": session.id, "version": version, "can_undo": session.can_undo,
-                "renders": session.renderer.renders,
-                "job": None if session.job is None else session.job.describe()}
-        response = JSONResponse(body)
+        response = JSONResponse(self.view_body(session, version))
         # Server-Timing: the whole handler (state update, edit, synthesis, scoring, PNG, JSON) for the benchmark.
         response.headers["Server-Timing"] = f"total;dur={(time.perf_counter() - t0) * 1000:.2f}"
         return response
@@ -60,7 +81,7 @@ class AppContext:
     def seed_state(self, seed: int, truncation: float) -> tuple[LatentCode, dict, Rendered]:
         """A seed's code, its source record and its picture."""
         code = self.studio.sample(seed, truncation)
-        return code, {"kind": "seed", "seed": seed, "truncation": truncation}, self.studio.render(code)
+        return code, {"kind": "seed", "seed": seed, "truncation": truncation}, self.render(code)
 
     def validated(self, change: Callable[[EditState], EditState]) -> Callable[[EditState], EditState]:
         """`change`, refusing a new state that cannot be composed (a bad layer range, an impossible condition):
@@ -86,3 +107,13 @@ async def app_context(request: Request) -> AppContext:
 
 
 Ctx = Annotated[AppContext, Depends(app_context)]
+
+
+async def leased_session(sid: str, request: Request) -> AsyncIterator[Session]:
+    """The request's session (path parameter `sid`), held in use until the request is done: the store never
+    drops a session in use, and measures it again afterwards. UnknownSession (404) when the store has none."""
+    with request.app.state.context.sessions.lease(sid) as session:
+        yield session
+
+
+Leased = Annotated[Session, Depends(leased_session)]

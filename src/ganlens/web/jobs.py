@@ -100,6 +100,7 @@ class InversionJob:
     message: str = "starting"
     error: str | None = None
     loss: float | None = None
+    reported: bool = False  # the page has been told how it ended (until then the tab's session is in use)
 
     def describe(self) -> dict:
         """JSON for the page."""

@@ -30,6 +30,12 @@ class CoalescingRenderer(Generic[T]):
         self._latest: tuple[int, T] | None = None
         self.renders = 0  # how many renders ran (tests check that requests were coalesced)
 
+    @property
+    def latest(self) -> T | None:
+        """The newest result drawn so far (None before the first render)."""
+        latest = self._latest
+        return None if latest is None else latest[1]
+
     def get(self, version: int) -> T:
         """A result of `version` or newer: the last one if it is new enough, else one rendered now."""
         with self._cond:

@@ -11,6 +11,7 @@ from ..errors import InputError
 
 MAX_STRENGTH = 10.0
 MAX_CLIMB = 5.0  # latent units per climb: a few seconds on the CPU
+MAX_TOKEN_CHARS = 4 * 2**20  # a page's state token (a few kB for most tabs; 32 W+ codes are about 0.3 MB)
 
 
 class SeedRequest(BaseModel):
@@ -67,3 +68,9 @@ class MorphRequest(BaseModel):
 
     frames: int = Field(24, ge=2, le=120)
     fps: float = Field(12.0, gt=0, le=50)
+
+
+class RestoreRequest(BaseModel):
+    """The state token of the page's last view, to re-create its session from."""
+
+    token: str = Field(min_length=1, max_length=MAX_TOKEN_CHARS)

@@ -8,13 +8,17 @@ state but not the history, so one undo takes back a whole drag, not its last pix
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
+import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from ..errors import GanlensError
 from ..latents import LatentCode
+from .memory import SizeCache, deep_size
 from .render import CoalescingRenderer
 
 HISTORY = 100  # undo steps kept per session
@@ -57,37 +61,75 @@ class EditState:
 
 
 class UnknownSession(GanlensError):
-    """A session id the server does not hold (never issued, or dropped as least recently used)."""
+    """A session id the server does not hold (never issued, expired, or from before a restart): the page then
+    re-creates the session from its state token (`POST /api/sessions/restore`)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A session's state at one version, with what undo would go back to: what a render draws and what the
+    page's state token records."""
+
+    version: int
+    state: EditState
+    committed: EditState
+    history: tuple[EditState, ...]
 
 
 class Session:
     """One tab's state, its undo history, its renderer and its running inversion (if any).
 
     Args:
-        state: the first snapshot.
-        render: turns a snapshot into the page's view (called by the coalescing renderer).
+        state: the current snapshot.
+        render: turns a `Snapshot` into the page's view (called by the coalescing renderer).
+        committed: the last committed state (undo goes back before it); None: `state`.
+        history: older committed states, oldest first (a restored session's undo steps).
     """
 
-    def __init__(self, state: EditState, render: Callable[[EditState], dict]) -> None:
+    def __init__(self, state: EditState, render: Callable[[Snapshot], dict], committed: EditState | None = None,
+                 history: tuple[EditState, ...] = ()) -> None:
         self.id = secrets.token_urlsafe(12)
         self.lock = threading.Lock()
         self.state = state
         self.version = 0
-        self._committed = state
-        self._history: deque[EditState] = deque(maxlen=HISTORY)
+        self._committed = committed or state
+        self._history: deque[EditState] = deque(history, maxlen=HISTORY)
         self.job = None  # the running or last inversion (see jobs.py)
         self.morph_gif: bytes | None = None
+        self.leases = 0  # requests being served (SessionStore.lease): a leased session is never dropped
+        self.last_used = time.monotonic()
         self._render_state = render
         self.renderer: CoalescingRenderer[dict] = CoalescingRenderer(self._render_latest)
+        self._sizes = SizeCache()
+        self._size_lock = threading.Lock()  # two requests of one tab may finish (and measure) at once
 
     def _render_latest(self) -> tuple[int, dict]:
+        snap = self.snapshot()
+        return snap.version, self._render_state(snap)
+
+    def snapshot(self) -> Snapshot:
+        """The state, the committed state and the undo history, read together."""
         with self.lock:
-            state, version = self.state, self.version
-        return version, self._render_state(state)
+            return Snapshot(self.version, self.state, self._committed, tuple(self._history))
 
     @property
     def can_undo(self) -> bool:
         return bool(self._history)
+
+    @property
+    def in_use(self) -> bool:
+        """Serving a request, inverting an upload, or holding an inversion result the page has not fetched."""
+        job = self.job
+        return self.leases > 0 or (job is not None and (job.status == "running" or not job.reported))
+
+    def nbytes(self) -> int:
+        """Bytes this session holds: its snapshots (codes, scores, the second image), the last view (PNG data URL
+        and state token) and the morph GIF."""
+        snap = self.snapshot()
+        latest = self.renderer.latest
+        with self._size_lock:
+            states = self._sizes.total([snap.state, snap.committed, *snap.history])
+        return states + (0 if latest is None else deep_size(latest)) + len(self.morph_gif or b"") + sys.getsizeof(self)
 
     def update(self, change: Callable[[EditState], EditState], commit: bool = True) -> int:
         """Apply `change` to the state; a commit also makes the last committed state an undo step.
@@ -120,29 +162,108 @@ class Session:
 
 
 class SessionStore:
-    """Sessions by id, least recently used dropped beyond `limit` (each holds codes and a history)."""
+    """Sessions by id, bounded by the bytes they hold and by idle time.
 
-    def __init__(self, limit: int = 32) -> None:
-        self.limit = limit
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
+    Beyond `max_bytes` the least recently used sessions that are not in use are dropped; a session idle for
+    `idle_s` is dropped too (unless an inversion is still running in it). Dropping loses nothing: every view
+    carries the page's state token, from which `POST /api/sessions/restore` re-creates the session. A session is
+    measured (`Session.nbytes`) when it is added and after every request; sessions in use are never dropped, so
+    the store can exceed its bound by the sessions being served at that moment.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20, idle_s: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes, self.idle_s, self.clock = max_bytes, idle_s, clock
+        self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
+        self._bytes: dict[str, int] = {}
+        self._total = 0
+        self._lock = threading.RLock()  # `lease` calls `get` with it held
+        self.dropped = {"memory": 0, "idle": 0}  # for tests and benchmarks
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def total_bytes(self) -> int:
+        """The measured bytes of every session held."""
+        return self._total
 
     def add(self, session: Session) -> Session:
-        """Keep `session`, evicting the least recently used beyond the limit."""
+        """Keep `session` (measured now), then drop idle and, beyond the bound, least recently used sessions."""
+        session.last_used = self.clock()
+        size = session.nbytes()
         with self._lock:
             self._sessions[session.id] = session
-            while len(self._sessions) > self.limit:
-                self._sessions.popitem(last=False)
+            self._set_size(session.id, size)
+            self._prune()
         return session
 
     def get(self, sid: str) -> Session:
-        """The session `sid`, or UnknownSession (the API answers 404)."""
+        """The session `sid` (now the most recently used), or UnknownSession (the API answers 404)."""
         with self._lock:
             session = self._sessions.get(sid)
             if session is None:
-                raise UnknownSession("unknown or expired session: reload the page")
+                raise UnknownSession("unknown or expired session: the page re-creates it from its state token")
             self._sessions.move_to_end(sid)
+            session.last_used = self.clock()
             return session
+
+    @contextmanager
+    def lease(self, sid: str) -> Iterator[Session]:
+        """The session `sid`, held in use (never dropped) until the block ends; then measured again."""
+        with self._lock:
+            session = self.get(sid)  # the lock is re-entrant
+            session.leases += 1
+        try:
+            yield session
+        finally:
+            size = session.nbytes()
+            with self._lock:
+                session.leases -= 1
+                session.last_used = self.clock()
+                if self._sessions.get(session.id) is session:
+                    self._sessions.move_to_end(session.id)
+                    self._set_size(session.id, size)
+                self._prune()
+
+    def clear(self) -> None:
+        """Drop every session (tests: what a restart does to the server's memory)."""
+        with self._lock:
+            self._sessions.clear()
+            self._bytes.clear()
+            self._total = 0
+
+    def _set_size(self, sid: str, size: int) -> None:
+        self._total += size - self._bytes.get(sid, 0)
+        self._bytes[sid] = size
+
+    def _drop(self, sid: str, why: str) -> None:
+        del self._sessions[sid]
+        self._total -= self._bytes.pop(sid, 0)
+        self.dropped[why] += 1
+
+    def _prune(self) -> None:
+        """Drop idle sessions, then least recently used ones while over the bound (the caller holds the lock)."""
+        cutoff = self.clock() - self.idle_s
+        idle = []
+        for sid, s in self._sessions.items():
+            if s.last_used > cutoff:
+                break  # least recently used first: the rest were used later
+            if s.leases == 0 and (s.job is None or s.job.status != "running"):
+                idle.append(sid)
+        for sid in idle:
+            self._drop(sid, "idle")
+        if self._total <= self.max_bytes:
+            return
+        over, unused = self._total - self.max_bytes, []
+        for sid, s in self._sessions.items():
+            if over <= 0:
+                break
+            if not s.in_use:
+                unused.append(sid)
+                over -= self._bytes.get(sid, 0)
+        for sid in unused:
+            self._drop(sid, "memory")
 
 
 def with_strengths(state: EditState, strengths: dict[str, float] | None, layers: dict[str, str] | None) -> EditState:

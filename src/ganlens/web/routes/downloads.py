@@ -9,15 +9,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from ...errors import GanlensError
-from ..context import Ctx
+from ..context import Ctx, Leased
 
 router = APIRouter(prefix="/api/sessions")
 
 
 @router.get("/{sid}/morph.gif")
-def morph_gif(sid: str, ctx: Ctx) -> Response:
+def morph_gif(session: Leased) -> Response:
     """The tab's last morph; 404 before the first one."""
-    session = ctx.sessions.get(sid)
     if session.morph_gif is None:
         return JSONResponse({"error": "no morph yet: press Morph first"}, 404)
     return Response(session.morph_gif, media_type="image/gif",
@@ -25,9 +24,9 @@ def morph_gif(sid: str, ctx: Ctx) -> Response:
 
 
 @router.get("/{sid}/latent.npz")
-def latent(sid: str, ctx: Ctx) -> Response:
+def latent(session: Leased, ctx: Ctx) -> Response:
     """The current code as a `LatentCode` .npz."""
-    code = ctx.current_code(ctx.sessions.get(sid))
+    code = ctx.current_code(session)
     with tempfile.TemporaryDirectory(prefix="ganlens-latent-") as tmp:
         data = code.save(Path(tmp) / "latent.npz").read_bytes()
     return Response(data, media_type="application/octet-stream",
@@ -35,10 +34,10 @@ def latent(sid: str, ctx: Ctx) -> Response:
 
 
 @router.get("/{sid}/image.png")
-def image(sid: str, ctx: Ctx, scale: int = 1) -> Response:
+def image(session: Leased, ctx: Ctx, scale: int = 1) -> Response:
     """The current image as PNG, enlarged `scale` times (1 to 16, nearest neighbour)."""
     if not 1 <= scale <= 16:
         raise GanlensError(f"scale must be from 1 to 16, got {scale}")
-    png = ctx.studio.render(ctx.current_code(ctx.sessions.get(sid)), scale=scale).png
+    png = ctx.render(ctx.current_code(session), scale=scale).png
     return Response(png, media_type="image/png",
                     headers={"Content-Disposition": 'attachment; filename="ganlens_image.png"'})

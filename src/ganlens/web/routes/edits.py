@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from ...edit import resolve_layers
 from ...errors import GanlensError
-from ..context import Ctx
+from ..context import Ctx, Leased
 from ..schemas import ClimbRequest, EditRequest, MorphRequest
 from ..session import EditState, with_strengths
 
@@ -20,11 +20,10 @@ router = APIRouter(prefix="/api/sessions")
 
 
 @router.post("/{sid}/edit")
-def edit(sid: str, req: EditRequest, ctx: Ctx) -> JSONResponse:
+def edit(req: EditRequest, session: Leased, ctx: Ctx) -> JSONResponse:
     """A partial update of the edit (a slider move); `commit: false` for previews during a drag."""
     t0 = time.perf_counter()
     studio = ctx.studio
-    session = ctx.sessions.get(sid)
     for spec in (req.layers or {}).values():
         if spec.strip():
             resolve_layers(spec, studio.G.num_ws)  # raises a message naming the valid range
@@ -47,10 +46,9 @@ def edit(sid: str, req: EditRequest, ctx: Ctx) -> JSONResponse:
 
 
 @router.post("/{sid}/climb")
-def climb(sid: str, req: ClimbRequest, ctx: Ctx) -> JSONResponse:
+def climb(req: ClimbRequest, session: Leased, ctx: Ctx) -> JSONResponse:
     """Per-sample ascent of the current image, holding the ticked attributes; the result becomes the base."""
     t0 = time.perf_counter()
-    session = ctx.sessions.get(sid)
     state = session.state
     keep = state.keep_fixed
     if req.attribute in keep:
@@ -68,12 +66,11 @@ def climb(sid: str, req: ClimbRequest, ctx: Ctx) -> JSONResponse:
 
 
 @router.post("/{sid}/morph")
-def morph(sid: str, req: MorphRequest, ctx: Ctx) -> JSONResponse:
+def morph(req: MorphRequest, session: Leased, ctx: Ctx) -> JSONResponse:
     """Build the GIF morphing from the current image to the second one; answers the URL to fetch it from."""
     from ...edit.morph import interpolate
     from ...io.video import save_animation
 
-    session = ctx.sessions.get(sid)
     state = session.state
     if state.second is None:
         raise GanlensError("choose a second image (seed or upload) to morph to")
@@ -83,5 +80,5 @@ def morph(sid: str, req: MorphRequest, ctx: Ctx) -> JSONResponse:
     with tempfile.TemporaryDirectory(prefix="ganlens-morph-") as tmp:
         path = save_animation(frames, Path(tmp) / "morph.gif", fps=req.fps, scale=4)
         session.morph_gif = path.read_bytes()
-    return JSONResponse({"url": f"/api/sessions/{sid}/morph.gif?t={time.time_ns()}", "frames": req.frames,
+    return JSONResponse({"url": f"/api/sessions/{session.id}/morph.gif?t={time.time_ns()}", "frames": req.frames,
                          "bytes": len(session.morph_gif)})

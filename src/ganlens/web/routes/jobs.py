@@ -5,15 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..context import Ctx
+from ..context import Ctx, Leased
 
 router = APIRouter(prefix="/api/sessions")
 
 
 @router.get("/{sid}/jobs/{jid}")
-def job_status(sid: str, jid: str, ctx: Ctx) -> JSONResponse:
-    """The job's status, progress (0-1), loss and error; 404 when the tab's job is another one."""
-    session = ctx.sessions.get(sid)
-    if session.job is None or session.job.id != jid:
+def job_status(jid: str, session: Leased, ctx: Ctx) -> JSONResponse:
+    """The job's status, progress (0-1), loss and error; 404 when the tab's job is another one. A finished job's
+    answer carries the tab's view (and so its state token): once the page has it, the result cannot be lost."""
+    job = session.job
+    if job is None or job.id != jid:
         return JSONResponse({"error": f"no inversion {jid!r} in this tab"}, 404)
-    return JSONResponse(session.job.describe())
+    body = job.describe()
+    if job.status == "done":
+        body["view"] = ctx.view_body(session, session.version)
+    if job.status != "running":
+        job.reported = True
+    return JSONResponse(body)

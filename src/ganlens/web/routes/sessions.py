@@ -1,4 +1,4 @@
-"""Tabs: open one, view it, load a seed, reset the edit, undo."""
+"""Tabs: open one, re-create one from the page's state token, view it, load a seed, reset the edit, undo."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import replace
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..context import Ctx, place
-from ..schemas import SeedRequest
-from ..session import EditState, Session
+from ..context import Ctx, Leased, place
+from ..schemas import RestoreRequest, SeedRequest
+from ..session import EditState
 from ..studio import readings
 
 router = APIRouter(prefix="/api/sessions")
@@ -22,32 +22,40 @@ def new_session(ctx: Ctx, req: SeedRequest | None = None) -> JSONResponse:
     t0 = time.perf_counter()
     req = req or SeedRequest(seed=7, truncation=0.7)
     code, source, shown = ctx.seed_state(req.seed, req.truncation)
-    session = ctx.sessions.add(Session(EditState(code, source, shown.scores, readings(shown)), ctx.render_view))
-    return ctx.respond(session, session.version, t0)
+    session = ctx.new_session(EditState(code, source, shown.scores, readings(shown)))
+    with ctx.sessions.lease(session.id):  # measured with its first view when done
+        return ctx.respond(session, session.version, t0)
+
+
+@router.post("/restore")
+def restore(req: RestoreRequest, ctx: Ctx) -> JSONResponse:
+    """A session re-created from the state token of the page's last view (after the server dropped the session
+    or restarted): the same image, sliders and undo steps, under a new session id."""
+    t0 = time.perf_counter()
+    session = ctx.restore(req.token)
+    with ctx.sessions.lease(session.id):
+        return ctx.respond(session, session.version, t0)
 
 
 @router.get("/{sid}")
-def view(sid: str, ctx: Ctx) -> JSONResponse:
+def view(session: Leased, ctx: Ctx) -> JSONResponse:
     """The tab's current view."""
     t0 = time.perf_counter()
-    session = ctx.sessions.get(sid)
     return ctx.respond(session, session.version, t0)
 
 
 @router.post("/{sid}/seed")
-def seed(sid: str, req: SeedRequest, ctx: Ctx) -> JSONResponse:
+def seed(req: SeedRequest, session: Leased, ctx: Ctx) -> JSONResponse:
     """The main or the second image from a seed; the sliders keep their settings."""
     t0 = time.perf_counter()
-    session = ctx.sessions.get(sid)
     code, source, shown = ctx.seed_state(req.seed, req.truncation)
     return ctx.respond(session, session.update(place(req.slot, code, source, shown)), t0)
 
 
 @router.post("/{sid}/reset")
-def reset(sid: str, ctx: Ctx) -> JSONResponse:
+def reset(session: Leased, ctx: Ctx) -> JSONResponse:
     """Clear the sliders, the kept-fixed attributes and the mix."""
     t0 = time.perf_counter()
-    session = ctx.sessions.get(sid)
 
     def clear(state: EditState) -> EditState:
         return replace(state, strengths={}, layers={}, keep_fixed=(), mix_layers=None)
@@ -56,8 +64,7 @@ def reset(sid: str, ctx: Ctx) -> JSONResponse:
 
 
 @router.post("/{sid}/undo")
-def undo(sid: str, ctx: Ctx) -> JSONResponse:
+def undo(session: Leased, ctx: Ctx) -> JSONResponse:
     """Take back one action."""
     t0 = time.perf_counter()
-    session = ctx.sessions.get(sid)
     return ctx.respond(session, session.undo(), t0)

@@ -6,17 +6,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..context import Ctx, place
+from ..context import Ctx, Leased, place
 from ..jobs import InversionJob, UploadError, decode_upload, too_large
 
 router = APIRouter(prefix="/api/sessions")
 
 
 @router.post("/{sid}/upload", status_code=202)
-async def upload(sid: str, request: Request, ctx: Ctx) -> JSONResponse:
+async def upload(request: Request, session: Leased, ctx: Ctx) -> JSONResponse:
     """Start inverting the uploaded image into slot 'a' or 'b'; answers 202 with the job to poll."""
     studio, limit = ctx.studio, ctx.max_upload_bytes
-    session = ctx.sessions.get(sid)
     form = await request.form(max_files=1, max_fields=8)
     try:
         file = form.get("file")
@@ -51,7 +50,7 @@ async def upload(sid: str, request: Request, ctx: Ctx) -> JSONResponse:
     job = InversionJob(method, int(steps_text), slot)
 
     def done(code) -> None:
-        shown = studio.render(code)
+        shown = ctx.render(code)
         source = {"kind": "upload", "name": name, "method": method, "steps": job.steps if method != "encoder" else 0}
         session.update(place(slot, code, source, shown))
 

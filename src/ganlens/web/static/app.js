@@ -5,6 +5,10 @@ const $ = (id) => document.getElementById(id);
 let info = null;
 let sid = null;
 let version = -1;
+// The state token of the newest view: the server re-creates this tab's session from it when it has dropped the
+// session (memory bound, idle time) or restarted. Kept in sessionStorage too, so a reload of the tab keeps its work.
+let token = null;
+const STORE_KEY = "ganlens-state";
 
 // ---- errors: every failed request shows the server's message in the banner ----------------------------------
 
@@ -35,18 +39,73 @@ async function api(method, url, body) {
   let data = null;
   try { data = await response.json(); } catch (e) { /* a non-JSON reply: described below */ }
   if (!response.ok) {
-    throw new Error((data && data.error) || `request failed: HTTP ${response.status} ${response.statusText}`);
+    const error = new Error((data && data.error) || `request failed: HTTP ${response.status} ${response.statusText}`);
+    error.expired = response.status === 404 && Boolean(data && data.expired);
+    throw error;
   }
   return data;
 }
 
 const sessionUrl = (path) => `/api/sessions/${sid}${path}`;
 
+// ---- the session: re-created from the state token whenever the server no longer has it -----------------------
+
+let restoring = null;
+
+function keepToken(value) {
+  token = value;
+  try { sessionStorage.setItem(STORE_KEY, value); } catch (e) { /* storage off: the token in memory still serves */ }
+}
+
+async function openSession() {
+  // A new session on the seed inputs (the first load, or a token the server cannot restore).
+  const view = await api("POST", "/api/sessions", { seed: Number($("seed").value), truncation: Number($("truncation").value) });
+  sid = view.session;
+  version = -1;
+  applyView(view, true);
+}
+
+function restoreSession() {
+  // One restore however many requests found the session gone; they all retry on the restored one.
+  if (!restoring) {
+    restoring = (async () => {
+      try {
+        if (!token) throw new Error("this page has no saved state yet");
+        const view = await api("POST", "/api/sessions/restore", { token });
+        sid = view.session;
+        version = -1;
+        applyView(view, true);
+      } catch (e) {
+        try { sessionStorage.removeItem(STORE_KEY); } catch (err) { /* nothing stored */ }
+        token = null;
+        await openSession();
+        showError(`could not restore this page's state (${e.message}); started afresh`);
+      } finally {
+        restoring = null;
+      }
+    })();
+  }
+  return restoring;
+}
+
+async function sessionApi(method, path, body) {
+  // A request on this tab's session; when the server no longer has it, restore it and send the request again.
+  if (restoring) await restoring;
+  try {
+    return await api(method, sessionUrl(path), body);
+  } catch (e) {
+    if (!e.expired) throw e;
+    await restoreSession();
+    return await api(method, sessionUrl(path), body);
+  }
+}
+
 // ---- the view: image, read-out, controls ---------------------------------------------------------------------
 
 function applyView(view, syncControls) {
-  if (view.version < version) return;  // an older answer overtaken by a newer one
+  if (view.session !== sid || view.version < version) return;  // an older answer overtaken by a newer one
   version = view.version;
+  if (view.token) keepToken(view.token);
   $("current").src = view.image;
   $("current").dataset.version = String(view.version);
   $("undo").disabled = !view.can_undo;
@@ -68,6 +127,11 @@ function applyView(view, syncControls) {
       el.value = st.layers[el.dataset.key] || el.dataset.default;
     }
     $("mix").value = st.mix_layers || "";
+    if (src.kind === "seed") {
+      $("seed").value = src.seed;
+      $("truncation").value = src.truncation;
+      $("truncation-value").textContent = Number(src.truncation).toFixed(2);
+    }
   }
 }
 
@@ -155,7 +219,7 @@ async function pumpEdits() {
   pendingEdit = null;
   editInFlight = true;
   try {
-    applyView(await api("POST", sessionUrl("/edit"), body), false);
+    applyView(await sessionApi("POST", "/edit", body), false);
   } catch (e) {
     showError(e.message);
   } finally {
@@ -230,7 +294,7 @@ async function loadSeed(slot) {
   clearError();
   const seed = Number($(slot === "a" ? "seed" : "seed-b").value);
   try {
-    const view = await api("POST", sessionUrl("/seed"), { seed, truncation: Number($("truncation").value), slot });
+    const view = await sessionApi("POST", "/seed", { seed, truncation: Number($("truncation").value), slot });
     applyView(view, true);
   } catch (e) { showError(e.message); }
 }
@@ -245,7 +309,7 @@ async function upload(file, slot) {
   form.append("align", $("align").checked ? "true" : "false");
   setProgress(0, `uploading ${file.name}`);
   try {
-    const { job } = await api("POST", sessionUrl("/upload"), form);
+    const { job } = await sessionApi("POST", "/upload", form);
     await followJob(job);
   } catch (e) {
     $("progress").hidden = true;
@@ -263,12 +327,12 @@ async function followJob(job) {
   while (job.status === "running") {
     setProgress(job.progress, `${job.method}: ${job.message}` + (job.loss != null ? ` (loss ${job.loss.toFixed(4)})` : ""));
     await new Promise((r) => setTimeout(r, 250));
-    job = await api("GET", sessionUrl(`/jobs/${job.id}`));
+    job = await sessionApi("GET", `/jobs/${job.id}`);
   }
   if (job.status === "error") throw new Error(job.error);
   setProgress(1, `${job.method}: done`);
   $("progress").dataset.status = "done";
-  applyView(await api("GET", sessionUrl("")), true);
+  applyView(job.view, true);  // the finished job's answer carries the view (and its state token)
 }
 
 function wireDrop(zone, input) {
@@ -292,7 +356,7 @@ async function climb() {
   button.textContent = "Climbing…";
   try {
     const body = { attribute: $("climb-attribute").value, distance: Number($("climb-distance").value) };
-    applyView(await api("POST", sessionUrl("/climb"), body), true);
+    applyView(await sessionApi("POST", "/climb", body), true);
   } catch (e) {
     showError(e.message);
   } finally {
@@ -306,12 +370,26 @@ async function climb() {
 async function morph() {
   clearError();
   try {
-    const res = await api("POST", sessionUrl("/morph"), { frames: Number($("frames").value) });
+    const res = await sessionApi("POST", "/morph", { frames: Number($("frames").value) });
     $("morph-gif").src = res.url;
     $("morph-gif").hidden = false;
     $("download-gif").href = res.url;
     $("download-gif").hidden = false;
   } catch (e) { showError(e.message); }
+}
+
+// ---- downloads: make sure the session exists (restoring it if need be) before the browser follows the link ----
+
+function wireDownload(link) {
+  link.addEventListener("click", async (e) => {
+    if (link.dataset.checked) { delete link.dataset.checked; return; }  // the second click, after the check
+    e.preventDefault();
+    try {
+      applyView(await sessionApi("GET", ""), false);  // updates the link to the (possibly new) session
+    } catch (err) { showError(err.message); return; }
+    link.dataset.checked = "true";
+    link.click();
+  });
 }
 
 // ---- start ---------------------------------------------------------------------------------------------------
@@ -347,19 +425,20 @@ async function start() {
   $("seed-random").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 100000); loadSeed("a"); });
   $("seed-b-load").addEventListener("click", () => loadSeed("b"));
   $("undo").addEventListener("click", async () => {
-    try { applyView(await api("POST", sessionUrl("/undo")), true); } catch (e) { showError(e.message); }
+    try { applyView(await sessionApi("POST", "/undo"), true); } catch (e) { showError(e.message); }
   });
   $("reset").addEventListener("click", async () => {
-    try { applyView(await api("POST", sessionUrl("/reset")), true); } catch (e) { showError(e.message); }
+    try { applyView(await sessionApi("POST", "/reset"), true); } catch (e) { showError(e.message); }
   });
+  for (const id of ["download-png", "download-latent"]) wireDownload($(id));
   $("mix").addEventListener("change", () => queueEdit({ set_mix: true, mix_layers: $("mix").value || null }, true));
   $("morph").addEventListener("click", morph);
   wireDrop($("drop-a"), $("file-a"));
   wireDrop($("drop-b"), $("file-b"));
   try {
-    const view = await api("POST", "/api/sessions", { seed: Number($("seed").value), truncation: Number($("truncation").value) });
-    sid = view.session;
-    applyView(view, true);
+    try { token = sessionStorage.getItem(STORE_KEY); } catch (e) { token = null; }
+    // A reload of this tab picks up where it was; a new tab starts on the seed inputs.
+    await (token ? restoreSession() : openSession());
     document.body.dataset.ready = "true";
   } catch (e) { showError(e.message); }
   if (info.labels_pending) { $("labels-pending").hidden = false; setTimeout(refreshLabels, 3000); }
