@@ -442,7 +442,7 @@ def test_page_edit_upload_and_errors(server, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, _ = server
+    url, app = server
     face = tmp_path / "face.png"
     face.write_bytes(face_png()[1])
     big = tmp_path / "big.png"
@@ -468,6 +468,28 @@ def test_page_edit_upload_and_errors(server, tmp_path: Path) -> None:
         assert smile() > before + 0.1
         assert driver.find_element(By.ID, "value-attr:smile").text == "4.0"
         _screenshot(driver, "edit")
+
+        def slide(value: float) -> None:
+            driver.execute_script(f"""
+                const s = document.getElementById('slider-attr:smile');
+                s.value = {value}; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));""")
+
+        # The server drops every session (as after a restart): the next move restores the tab unseen.
+        app.state.sessions.clear()
+        shown = image.get_attribute("src")
+        slide(4.5)
+        wait.until(lambda d: image.get_attribute("src") != shown)
+        assert driver.find_element(By.ID, "error").get_property("hidden")
+        # A reload of the tab keeps its work: the same image and slider, and undo still there.
+        shown = image.get_attribute("src")
+        driver.refresh()
+        wait.until(lambda d: d.execute_script("return document.body.dataset.ready === 'true'"))
+        image = driver.find_element(By.ID, "current")
+        assert image.get_attribute("src") == shown
+        assert driver.find_element(By.ID, "value-attr:smile").text == "4.5"
+        assert not driver.find_element(By.ID, "undo").get_property("disabled")
+        slide(4)
+        wait.until(lambda d: image.get_attribute("src") != shown)
 
         # Upload a render; the fast encoder inverts it and the page shows the reconstruction.
         driver.execute_script("document.getElementById('method').value = 'encoder'")

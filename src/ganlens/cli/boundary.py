@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
-from .common import CONTEXT, batch_option, device_option, model_option, overwrite_option, scorer_option
+from .common import (
+    CONTEXT,
+    batch_option,
+    device_option,
+    model_option,
+    overwrite_option,
+    ray_executor,
+    ray_option,
+    scorer_option,
+    shards_folder,
+    workers_option,
+)
 
 
 @click.command(context_settings=CONTEXT)
@@ -41,11 +52,17 @@ from .common import CONTEXT, batch_option, device_option, model_option, overwrit
 @batch_option
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Direction file (.npz) or folder.")
 @overwrite_option
+@ray_option
+@workers_option
 @device_option
 def boundary(model, scorer, attributes, method, n, seed, space, latents, labels, layer, grad_layers, ratio, count,
-             split, threshold, binary, diagnose, batch_size, out, overwrite, device) -> None:
+             split, threshold, binary, diagnose, batch_size, out, overwrite, ray_address, workers, device) -> None:
     """Fit supervised directions: InterFaceGAN boundaries (linear SVM on the top/bottom scored samples) or
     scorer-gradient directions, and save them as direction files.
+
+    With --ray (svm): the samples are scored once, split into shards on Ray workers (bit for bit the codes and
+    scores of a run without it; finished shards wait in OUT.shards/ so a killed run resumes), and each
+    attribute's SVM (and --diagnose) is fitted as its own Ray task.
 
     \b
     Example:
@@ -55,15 +72,19 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
       ganlens boundary --model mine.pkl --latents codes.npz --labels my_labels.csv -a smile --out smile.npz
       ganlens boundary --model synthfaces64 -a glasses --method gradient --samples 1000 --out glasses_grad.npz
       ganlens boundary --model synthfaces64 -a eye_open --method gradient --layers 7-9 --out eye_open_fine.npz
+      ganlens boundary --model synthfaces64 -a all --samples 500000 --ray auto --out boundaries/
     """
+    from functools import partial
+
     from .. import load
-    from ..analysis import linearity
-    from ..directions import fit_boundary
-    from ..errors import GanlensError
+    from ..directions import fit_boundaries
     from ..scoring import load_scored, resolve_scorer
     from ..scoring import score as score_codes
 
     if method == "gradient":
+        if ray_address is not None:
+            raise click.BadParameter("--ray runs --method svm (scoring and fitting); the gradient recipe runs here",
+                                     param_hint="--ray")
         _gradient_directions(model, scorer, attributes, n or 1000, seed, space, grad_layers, batch_size, out, overwrite,
                              device)
         return
@@ -85,24 +106,29 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
     source = f"labels file {labels or latents.with_suffix('.csv')}" if latents is not None else f"scorer {scorer!r}"
     _check_attributes(names, available, source)
     targets = _direction_targets(out, names, overwrite)
-    if latents is None:
-        result = score_codes(G, n, sc, seed=seed, space=space, batch_size=batch_size, progress=True)
+    executor = ray_executor(ray_address, workers)
+    try:
+        if latents is None:
+            work = shards_folder(out) if executor is not None else None
+            result = score_codes(G, n, sc, seed=seed, space=space, batch_size=batch_size, progress=True,
+                                 executor=executor, work_dir=work, fresh=overwrite,
+                                 log=lambda msg: click.echo(msg, err=True))
+        per_attribute = {}
+        for a in names:
+            info = result.info(a)
+            per_attribute[a] = {
+                "binary": binary or (info is not None and info.kind == "binary"),
+                "threshold": threshold if threshold is not None else (info.threshold if info is not None else None)}
+        fitted = fit_boundaries(result.codes, {a: result[a] for a in names}, per_attribute=per_attribute,
+                                then=partial(_diagnose, seed=seed, layer=layer) if diagnose else None,
+                                executor=executor, ratio=ratio, count=count, split=split, layer=layer, seed=seed,
+                                model=G.name, num_ws=G.num_ws)
+    finally:
+        if executor is not None:
+            executor.close()
     for a, target in zip(names, targets):
-        info = result.info(a)
-        is_binary = binary or (info is not None and info.kind == "binary")
-        thr = threshold if threshold is not None else (info.threshold if info is not None else None)
-        try:
-            d = fit_boundary(result.codes, result[a], attribute=a, ratio=ratio, count=count, split=split,
-                             binary=is_binary, threshold=thr, layer=layer, seed=seed, model=G.name, num_ws=G.num_ws)
-        except GanlensError as exc:
-            raise GanlensError(f"{a}: {exc}") from None
+        d = fitted[a]
         d.provenance["source"] = str(latents) if latents else f"sampled {n} {space} codes, seed {seed}, scorer {scorer}"
-        if diagnose:
-            try:
-                d.metrics["linearity"] = linearity(result.codes, result[a], d.metrics["threshold"], seed=seed,
-                                                   layer=layer).to_dict()
-            except GanlensError as exc:
-                raise GanlensError(f"{a}: {exc}") from None
         d.save(target)
         m = d.metrics
         click.echo(f"{a:14s} val {m['val_accuracy']:.3f}  all {m['all_accuracy']:.3f}  remaining "
@@ -110,6 +136,17 @@ def boundary(model, scorer, attributes, method, n, seed, space, latents, labels,
                    f"  bias {d.bias:+.3f}  ({d.space}, {m['num_train']} train / {m['num_val']} val) -> {target}")
         if diagnose:
             click.echo(f"{'':14s} {m['linearity']['verdict']}")
+    if executor is not None and latents is None:
+        from ..parallel import ShardStore
+
+        ShardStore.remove_folder(work)  # every direction is saved: the scored shards are no longer needed
+
+
+def _diagnose(d, codes, scores, seed: int, layer: int | None) -> None:
+    """--diagnose for one fitted boundary: is the attribute linear in the space (kept in the direction's metrics)."""
+    from ..analysis import linearity
+
+    d.metrics["linearity"] = linearity(codes, scores, d.metrics["threshold"], seed=seed, layer=layer).to_dict()
 
 
 def _check_attributes(names: list[str], available: list[str], source: str) -> None:

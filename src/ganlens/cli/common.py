@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -32,3 +34,50 @@ scorer_option = click.option(
 )
 batch_option = click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096),
                             help="Images synthesised and scored at once.")
+
+
+def _check_ray_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a --ray value that is no Ray address (e.g. an input folder the flag swallowed) before any work."""
+    if value is None:
+        return None
+    from ..errors import GanlensError
+    from ..parallel.executors import check_address
+
+    try:
+        check_address(value)
+    except GanlensError as exc:
+        raise click.BadParameter(f"{exc}; --ray takes an optional value, so write --ray=ADDRESS or put --ray after "
+                                 "the arguments", param_hint="--ray") from None
+    return value
+
+
+ray_option = click.option(
+    "--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+    callback=_check_ray_address,
+    help="Run on Ray (pip install 'ganlens[ray]'): alone, a local Ray with one worker per core; with ADDRESS an "
+         "existing cluster ('auto' for the one this machine joined, HOST:PORT, ray://HOST:PORT). Same result as "
+         "without it; finished shards are kept on disk and a re-run resumes.",
+)
+workers_option = click.option("--workers", type=click.IntRange(1), default=None,
+                              help="With --ray: workers at once  [default: one per CPU the cluster has]")
+shard_option = click.option("--shard-size", type=click.IntRange(1), default=None,
+                            help="With --ray: samples per shard, rounded up to a multiple of --batch-size  "
+                                 "[default: about 4 shards per worker, at most 4096]")
+
+
+def ray_executor(address: str | None, workers: int | None):
+    """The executor of a command's --ray / --workers (joined now, so a wrong address fails before any work), or
+    None without --ray."""
+    if address is None:
+        if workers is not None:
+            raise click.BadParameter("--workers goes with --ray", param_hint="--workers")
+        return None
+    from ..parallel import RayExecutor
+
+    return RayExecutor(None if address == "local" else address, workers=workers).connect()
+
+
+def shards_folder(out: Path) -> Path:
+    """Where a --ray job keeps its finished shards: OUT.shards beside a file, NAME.shards beside a folder."""
+    out = Path(out)
+    return out.with_suffix(".shards") if out.suffix else out.parent / f"{out.name}.shards"
