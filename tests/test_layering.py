@@ -99,3 +99,17 @@ def test_library_code_never_imports_the_front_ends_or_the_top_level_namespace():
     wrong = [f"{src} -> {dst}: {', '.join(where[:3])}" for src, deps in sorted(graph.items())
              if src not in FRONT_ENDS | {TOP} for dst, where in sorted(deps.items()) if dst in FRONT_ENDS | {TOP}]
     assert not wrong, "library code reaching up:\n  " + "\n  ".join(wrong)
+
+
+def test_every_import_names_a_module_that_exists():
+    """A deferred import runs only when its function does: a wrong relative path (one dot too few after a file
+    moved into a sub-package) would pass every test that does not reach it. Each imported ganlens name must be a
+    module or package of the tree."""
+    missing = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for name, line in _imported(path):
+            parts = name.split(".")[1:]
+            target = ROOT.joinpath(*parts) if parts else ROOT
+            if not (target.is_dir() or target.with_suffix(".py").exists()):
+                missing.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert not missing, "imports of modules that do not exist:\n  " + "\n  ".join(missing)
