@@ -53,3 +53,9 @@ def test_browser_shows_every_section_with_its_pictures(report):
             "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         assert broken == []
         assert driver.execute_script("return document.images.length") >= 15
+
+
+def test_a_model_without_a_predictor_is_refused_in_one_line(tmp_path):
+    r = CliRunner().invoke(cli, ["demo", "--model", "random-tiny", "--out", str(tmp_path / "d")])
+    assert r.exit_code != 0 and "ships none" in str(r.exception) and "\n" not in str(r.exception)
+    assert not (tmp_path / "d" / "index.html").exists()

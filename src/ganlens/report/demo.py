@@ -18,6 +18,8 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from ..bundled import predictor_name
+from ..errors import GanlensError
 from ..models import load
 from ..scorers import load_scorer
 from .context import DemoContext, DemoSizes
@@ -56,8 +58,12 @@ def run_demo(out: str | Path, model: str = "synthfaces64", quick: bool = True,
     """
     torch.manual_seed(0)
     t_start = time.perf_counter()
+    reader = predictor_name(model)
+    if reader is None:
+        raise GanlensError(f"the demo needs a model that ships an attribute predictor, and {model!r} ships none; "
+                           "try the default, synthfaces64")
     G = load(model)
-    ctx = DemoContext(G, load_scorer(model), DemoSizes.quick() if quick else DemoSizes.full(), quick, model, log)
+    ctx = DemoContext(G, load_scorer(reader), DemoSizes.quick() if quick else DemoSizes.full(), quick, model, log)
     report = Report(out, f"ganlens demo — {model}",
                     f"Everything below was computed by `ganlens demo{ctx.flag()}` on this machine "
                     f"({torch.get_num_threads()} torch threads, torch {torch.__version__}).")
