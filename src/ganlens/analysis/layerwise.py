@@ -15,10 +15,11 @@ import numpy as np
 from ..directions.direction import Direction
 from ..errors import GanlensError
 from ..latents.layers import resolution_groups, resolve_layers
-from .rescore import measure_edits
+from .rescore import _measure
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.stylegan2 import Generator
+    from ..parallel import Executor
     from ..scorers import Scorer
 
 
@@ -68,6 +69,7 @@ def layerwise(
     seed: int = 1,
     batch_size: int = 64,
     progress: bool = False,
+    executor: Executor | str | None = None,
 ) -> LayerwiseReport:
     """The attribute × layer-group heat-map.
 
@@ -80,7 +82,9 @@ def layerwise(
         num_samples: fresh samples per group.
         seed: seed of the fresh samples.
         batch_size: synthesis batch.
-        progress: tqdm bars.
+        progress: a tqdm bar.
+        executor: None: in this process; otherwise every (layer group, shard of samples) pair is a task of this
+            executor ('ray', a Ray address or an Executor), with the same result (see `measure_edits`).
     Returns:
         A LayerwiseReport.
     """
@@ -99,9 +103,9 @@ def layerwise(
     mean_change = np.zeros((d_num, g_num))
     leak = None
     attributes: list[str] = []
-    for j, layers in enumerate(layer_sets):
-        rep = measure_edits(G, directions, scorer, strengths=[strength], num_samples=num_samples, seed=seed,
-                            layers=layers, batch_size=batch_size, progress=progress)
+    reports = _measure(G, directions, scorer, [strength], num_samples, seed, layer_sets, 0, 1.0, batch_size, progress,
+                       executor)
+    for j, rep in enumerate(reports):
         attributes = rep.attributes
         ch = rep.changes()[:, :, 0]  # [D, A, N]
         if leak is None:

@@ -14,6 +14,7 @@ scores all of them; everything else is read off that pass:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ from ..scorers import Scorer
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.stylegan2 import Generator
+    from ..parallel import Executor
 
 
 def sample_base(G: Generator, space: str, n: int, seed: int, truncation_psi: float = 1.0) -> LatentCode:
@@ -223,6 +225,7 @@ def measure_edits(
     truncation_psi: float = 1.0,
     batch_size: int = 64,
     progress: bool = False,
+    executor: Executor | str | None = None,
 ) -> EditReport:
     """Score N fresh samples and their edits along every direction at every strength.
 
@@ -239,9 +242,23 @@ def measure_edits(
         truncation_psi: truncation of the fresh W samples.
         batch_size: samples per synthesis batch.
         progress: show a tqdm bar.
+        executor: None: every batch in this process; otherwise the samples are split into shards of whole batches
+            run by this executor ('ray', a Ray address or an Executor: `ganlens.parallel.resolve_executor`), with
+            the same scores as in this process.
     Returns:
         An EditReport.
     """
+    return _measure(G, directions, scorer, strengths, num_samples, seed, [layers], null_directions, truncation_psi,
+                    batch_size, progress, executor)[0]
+
+
+def _measure(G: Generator, directions: Sequence[Direction], scorer: Scorer | str, strengths: Sequence[float],
+             num_samples: int, seed: int, layer_sets: list, null_directions: int, truncation_psi: float,
+             batch_size: int, progress: bool, executor: Executor | str | None) -> list[EditReport]:
+    """`measure_edits` once per entry of `layer_sets` (None: the directions' own layers), on the same fresh samples,
+    all (layer set, shard) pairs in one run of the executor (so Ray workers load the models once)."""
+    from ..parallel import Executor as _Executor
+    from ..parallel import default_shard_size, plan_shards, resolve_executor
     from ..scoring import resolve_scorer
 
     scorer = resolve_scorer(scorer)
@@ -258,43 +275,82 @@ def measure_edits(
              for sp in spaces} if null_directions else {}
     base_codes = {sp: sample_base(G, sp, num_samples, seed, truncation_psi) for sp in spaces}
     n, a_num, s_num = num_samples, len(names), len(strengths)
-    base = np.zeros((a_num, n))
-    edited = np.zeros((len(directions), a_num, s_num, n))
-    pixel = np.zeros((len(directions), s_num, n))
-    null_edited = {sp: np.zeros((len(v), a_num, s_num, n)) for sp, v in nulls.items()}
-    per_batch = 1 + (len(directions) + sum(len(v) for v in nulls.values())) * s_num
-
-    def run(chunk: LatentCode, d: Direction, ref: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        moved = move(chunk, d, strengths, layers=layers if d.space != "z" else None, num_ws=G.num_ws)
-        imgs = G.synthesize(moved, batch_size=batch_size).clamp(-1, 1)  # what the rendered picture shows
-        sc = scorer(imgs)
-        b = len(chunk)
-        scores = np.stack([np.asarray(sc[a], dtype=np.float64).reshape(b, s_num).T for a in names])  # [A, S, b]
-        diff = (imgs.reshape(b, s_num, *imgs.shape[1:]) - ref[:, None]).abs().mean(dim=(2, 3, 4))
-        return scores, diff.T.double().cpu().numpy()
-
-    with tqdm(total=n * per_batch, desc="editing+scoring", unit="img", disable=not progress) as bar:
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            ref_code = base_codes["w"][start:stop] if "w" in base_codes else base_codes["z"][start:stop]
-            ref = G.synthesize(ref_code, batch_size=batch_size).clamp(-1, 1)
-            sc = scorer(ref)
-            base[:, start:stop] = np.stack([np.asarray(sc[a], dtype=np.float64) for a in names])
-            bar.update(stop - start)
-            for i, d in enumerate(directions):
-                sp = "z" if d.space == "z" else "w"
-                edited[i, :, :, start:stop], pixel[i, :, start:stop] = run(base_codes[sp][start:stop], d, ref)
-                bar.update((stop - start) * s_num)
-            for sp, rnd in nulls.items():
-                for r, d in enumerate(rnd):
-                    null_edited[sp][r, :, :, start:stop], _ = run(base_codes[sp][start:stop], d, ref)
-                    bar.update((stop - start) * s_num)
-    return EditReport(
-        directions=[d.name for d in directions], attributes=names, binary=binary, strengths=strengths, base=base,
-        edited=edited, pixel_change=pixel, null_edited=null_edited,
+    per_sample = 1 + (len(directions) + sum(len(v) for v in nulls.values())) * s_num
+    owned = not isinstance(executor, _Executor)
+    ex = resolve_executor(executor)
+    try:
+        ex.connect()
+        # In this process a shard is one batch (a fine progress bar); on workers whole batches, a few per worker.
+        size = batch_size if executor is None else default_shard_size(n, ex.workers, batch_size)
+        shards = plan_shards(n, size, batch_size)
+        items = [(j, sh, {sp: c[sh.start : sh.stop] for sp, c in base_codes.items()})
+                 for j in range(len(layer_sets)) for sh in shards]
+        out = [{"base": np.zeros((a_num, n)), "edited": np.zeros((len(directions), a_num, s_num, n)),
+                "pixel": np.zeros((len(directions), s_num, n)),
+                "null": {sp: np.zeros((len(v), a_num, s_num, n)) for sp, v in nulls.items()}} for _ in layer_sets]
+        worker = partial(_EditWorker, G, directions, nulls, scorer, strengths, layer_sets, batch_size)
+        with tqdm(total=len(layer_sets) * n * per_sample, desc="editing+scoring", unit="img",
+                  disable=not progress) as bar:
+            for (j, sh, _), res in ex.run(worker, items):
+                part, cols = out[j], slice(sh.start, sh.stop)
+                part["base"][:, cols], part["edited"][..., cols], part["pixel"][..., cols] = (
+                    res["base"], res["edited"], res["pixel"])
+                for sp, v in res["null"].items():
+                    part["null"][sp][..., cols] = v
+                bar.update(len(sh) * per_sample)
+    finally:
+        if owned:
+            ex.close()
+    return [EditReport(
+        directions=[d.name for d in directions], attributes=names, binary=binary, strengths=strengths, base=p["base"],
+        edited=p["edited"], pixel_change=p["pixel"], null_edited=p["null"],
         direction_spaces=[d.space for d in directions],
         targets=[d.attribute if d.attribute in names else d.metrics.get("autolabel") for d in directions],
-    )
+    ) for p in out]
+
+
+class _EditWorker:
+    """A worker of `measure_edits`: holds the generator, scorer and directions; scores a shard of base samples and
+    their edits, batch by batch as the single-process loop does."""
+
+    def __init__(self, G: Generator, directions: list[Direction], nulls: dict[str, list[Direction]], scorer: Scorer,
+                 strengths: list[float], layer_sets: list, batch_size: int) -> None:
+        self.G, self.directions, self.nulls, self.scorer = G, directions, nulls, scorer
+        self.strengths, self.layer_sets, self.batch_size = strengths, layer_sets, batch_size
+        self.names = list(scorer.names)
+
+    @torch.no_grad()
+    def __call__(self, item: tuple[int, object, dict[str, LatentCode]]) -> dict:
+        j, shard, codes = item
+        layers, bs, s_num, G = self.layer_sets[j], self.batch_size, len(self.strengths), self.G
+        n = len(shard)
+        base = np.zeros((len(self.names), n))
+        edited = np.zeros((len(self.directions), len(self.names), s_num, n))
+        pixel = np.zeros((len(self.directions), s_num, n))
+        null = {sp: np.zeros((len(v), len(self.names), s_num, n)) for sp, v in self.nulls.items()}
+
+        def run(chunk: LatentCode, d: Direction, ref: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+            moved = move(chunk, d, self.strengths, layers=layers if d.space != "z" else None, num_ws=G.num_ws)
+            imgs = G.synthesize(moved, batch_size=bs).clamp(-1, 1)  # what the rendered picture shows
+            sc = self.scorer(imgs)
+            b = len(chunk)
+            scores = np.stack([np.asarray(sc[a], dtype=np.float64).reshape(b, s_num).T for a in self.names])  # [A, S, b]
+            diff = (imgs.reshape(b, s_num, *imgs.shape[1:]) - ref[:, None]).abs().mean(dim=(2, 3, 4))
+            return scores, diff.T.double().cpu().numpy()
+
+        for start in range(0, n, bs):
+            stop = min(start + bs, n)
+            ref_code = codes["w"][start:stop] if "w" in codes else codes["z"][start:stop]
+            ref = G.synthesize(ref_code, batch_size=bs).clamp(-1, 1)
+            sc = self.scorer(ref)
+            base[:, start:stop] = np.stack([np.asarray(sc[a], dtype=np.float64) for a in self.names])
+            for i, d in enumerate(self.directions):
+                sp = "z" if d.space == "z" else "w"
+                edited[i, :, :, start:stop], pixel[i, :, start:stop] = run(codes[sp][start:stop], d, ref)
+            for sp, rnd in self.nulls.items():
+                for r, d in enumerate(rnd):
+                    null[sp][r, :, :, start:stop], _ = run(codes[sp][start:stop], d, ref)
+        return {"base": base, "edited": edited, "pixel": pixel, "null": null}
 
 
 def rescore(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import CONTEXT, device_option, model_option, overwrite_option
+from .common import CONTEXT, device_option, model_option, overwrite_option, ray_executor, ray_option, workers_option
 from .train import train
 
 
@@ -48,9 +48,11 @@ from .train import train
                    "other settings; without it such a folder is refused.")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads (default: torch's choice).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-image log lines.")
+@ray_option
+@workers_option
 @device_option
 def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, perceptual, optimizer, restarts, pn_reg,
-           layer_reg, iterations, encoder, batch, out, redo, threads, quiet, device) -> None:
+           layer_reg, iterations, encoder, batch, out, redo, threads, quiet, ray_address, workers, device) -> None:
     """Invert images (files and/or folders) into the model's latent space.
 
     Per image: NAME.npz (latent), NAME.png (reconstruction), NAME_compare.png (target | reconstruction),
@@ -58,6 +60,9 @@ def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, p
     summary.csv for the run. Resumable: a re-run skips finished images (a folder finished with other settings
     is refused unless --redo); unreadable images are reported and skipped. Any size / mode is centre-cropped
     and resized to the model's resolution (align faces first).
+
+    With --ray the batches (of --batch images) are inverted by Ray workers, each holding the generator and
+    encoder; images are read and files written here, so the results and resuming are as without it.
 
     \b
     Examples:
@@ -67,6 +72,7 @@ def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, p
       ganlens invert face.png --method optim --preset editable --out inv_edit/   # W+ codes that still edit
       ganlens invert face.png --method pti --out inv_pti/
       ganlens invert face.png --method pti --pti-recipe pixel --out inv_pti/   # sharpest PTI here
+      ganlens invert photos/ --method encoder --batch 32 --ray auto --out inverted/   # a folder on a Ray cluster
     """
     import torch
 
@@ -90,7 +96,12 @@ def invert(inputs, model, method, space, noise, steps, preset, pti_recipe, lr, p
                            encoder=encoder, overrides=overrides)
     G = load(model, device=device)
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    rows = invert_images(G, list(inputs), out, settings, log=log, progress=not quiet, redo=redo)
+    executor = ray_executor(ray_address, workers)
+    try:
+        rows = invert_images(G, list(inputs), out, settings, log=log, progress=not quiet, redo=redo, executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     done = [r for r in rows.values() if r["status"] in ("done", "skipped")]
     bad = [r for r in rows.values() if r["status"] == "error"]
     psnrs = [float(r["psnr"]) for r in done if r.get("psnr") is not None]

@@ -17,6 +17,7 @@ import io
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -30,6 +31,7 @@ from ..metrics.quality import fidelity
 from ..models.stylegan2 import Generator
 
 if TYPE_CHECKING:
+    from ..parallel import Executor
     from .pti import PTIConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
@@ -208,6 +210,25 @@ def _write_summary(out: Path, rows: dict[str, dict]) -> None:
     atomic_write_bytes(out / "summary.csv", buf.getvalue().encode())
 
 
+class _BatchInverter:
+    """A worker of `invert_images`: holds the generator and encoder (loaded once per worker: on Ray they travel
+    once to each actor), inverts one batch and measures its fidelity."""
+
+    def __init__(self, G: Generator, settings: RunSettings, metric_opts: dict[str, bool], encoder) -> None:
+        self.G, self.settings, self.metric_opts, self.encoder = G, settings, metric_opts, encoder
+
+    def __call__(self, item: tuple[list[str], list[Path], np.ndarray]) -> dict:
+        import os
+
+        targets = item[2]
+        t0 = time.perf_counter()
+        codes, recons, deltas = _invert_batch(self.G, targets, self.settings, self.encoder)
+        per_image = (time.perf_counter() - t0) / len(targets)
+        metrics = fidelity(targets, recons, **self.metric_opts)
+        return {"codes": codes, "recons": recons, "deltas": deltas, "per_image": per_image, "metrics": metrics,
+                "pid": os.getpid()}
+
+
 def invert_images(
     G: Generator,
     inputs: list[str | Path],
@@ -216,20 +237,29 @@ def invert_images(
     log: Callable[[str], None] = print,
     progress: bool = True,
     redo: bool = False,
+    executor: Executor | str | None = None,
 ) -> dict[str, dict]:
     """Invert every image of `inputs` (files and/or folders) into `out`, skipping finished ones.
 
     A folder whose finished images were inverted with another model or other settings is refused (a resumed run
     would mix two runs' results) unless `redo`, which inverts those images again and replaces their files.
 
+    `executor` runs the batches (None: one after another in this process; 'ray', a Ray address or an Executor:
+    `ganlens.parallel.resolve_executor`). Images are read and batched here exactly as without it, and each batch's
+    files are written here as it comes back, so the results and the resume rule are the same; batches may finish
+    in any order.
+
     Returns:
         {name: summary row} for every input (status 'done', 'skipped' (finished earlier) or 'error').
     Raises:
         GanlensError: bad settings, an input that does not exist, no image found, `out` is a file, a folder
             finished with other settings (without `redo`), or not one image could be read (then nothing is
-            written: no folder, no summary).
+            written: no folder, no summary); Ray missing or unreachable.
     """
     from tqdm import tqdm
+
+    from ..parallel import Executor as _Executor
+    from ..parallel import InProcessExecutor, resolve_executor
 
     s = (settings or RunSettings()).validate()
     out = Path(out)
@@ -281,57 +311,51 @@ def invert_images(
     if len(todo) < len(paths):
         log(f"{len(paths) - len(todo)} of {len(paths)} images already inverted in {out}; skipping them")
     encoder = None
-    if s.method in ("encoder", "hybrid"):
+    if todo and s.method in ("encoder", "hybrid"):  # loaded here, before any work: a bad file is refused at once
         from .encoder import load_encoder
 
         encoder = load_encoder(s.encoder or G.name, device=G.device)
     metric_opts = _metric_options(log) if todo else {}
     bar = tqdm(total=len(todo), disable=not progress, desc=f"invert ({s.method})", unit="img")
-    i = 0
-    while i < len(todo):
-        batch_names, batch_paths, batch_imgs = [], [], []
-        while i < len(todo) and len(batch_imgs) < s.batch_size:
-            name, path = todo[i]
-            i += 1
-            try:
-                img, note = load_for_inversion(path, G.img_resolution)
-            except GanlensError as exc:
-                log(f"skipping {path}: {exc}")
-                rows[name] = {"name": name, "source": str(path), "status": "error", "error": str(exc)}
-                bar.update(1)
-                continue
-            if note:
-                log(f"{path}: {note}")
-            batch_names.append(name)
-            batch_paths.append(path)
-            batch_imgs.append(img)
-        if not batch_imgs:
-            continue
-        targets = np.stack(batch_imgs)
-        t0 = time.perf_counter()
-        codes, recons, deltas = _invert_batch(G, targets, s, encoder)
-        out.mkdir(parents=True, exist_ok=True)  # only now: a run that inverts nothing leaves no folder behind
-        per_image = (time.perf_counter() - t0) / len(targets)
-        metrics = fidelity(targets, recons, **metric_opts)
-        for j, (name, path) in enumerate(zip(batch_names, batch_paths)):
-            m = {k: round(float(v[j]), 6) for k, v in metrics.items()}
-            code = codes[j]
-            code.meta.update({"source": str(path), "model": G.name})
-            code.save(out / f"{name}.npz")
-            if deltas is not None:
-                from .pti import save_delta
 
-                save_delta(deltas[j], out / f"{name}_delta.safetensors", {"generator": G.name, "latent": f"{name}.npz"})
-            save_image(recons[j], out / f"{name}.png")
-            save_image(make_grid(np.stack([targets[j], recons[j]]), ncols=2), out / f"{name}_compare.png")
-            doc = {"source": str(path), "model": G.name, "method": s.method, "space": code.space,
-                   "noise": code.noise is not None, "seconds": round(per_image, 4), "metrics": m,
-                   "settings": record}
-            atomic_write_json(out / f"{name}.json", doc)  # last: done
-            rows[name] = {**m, "name": name, "source": str(path), "status": "done", "method": s.method,
-                          "space": code.space, "seconds": round(per_image, 4)}
-        bar.update(len(batch_imgs))
-        _write_summary(out, rows)
+    def batches():
+        """The batches of readable images, read lazily and in order (unreadable ones reported on the way)."""
+        i = 0
+        while i < len(todo):
+            batch_names, batch_paths, batch_imgs = [], [], []
+            while i < len(todo) and len(batch_imgs) < s.batch_size:
+                name, path = todo[i]
+                i += 1
+                try:
+                    img, note = load_for_inversion(path, G.img_resolution)
+                except GanlensError as exc:
+                    log(f"skipping {path}: {exc}")
+                    rows[name] = {"name": name, "source": str(path), "status": "error", "error": str(exc)}
+                    bar.update(1)
+                    continue
+                if note:
+                    log(f"{path}: {note}")
+                batch_names.append(name)
+                batch_paths.append(path)
+                batch_imgs.append(img)
+            if batch_imgs:
+                yield batch_names, batch_paths, np.stack(batch_imgs)
+
+    ex = resolve_executor(executor)
+    try:
+        if todo:
+            ex.connect()
+            if not isinstance(ex, InProcessExecutor):
+                log(f"inverting {len(todo)} image(s) in batches of {s.batch_size} on {ex.describe()}")
+            worker = partial(_BatchInverter, G, s, metric_opts, encoder)
+            for (batch_names, batch_paths, targets), res in ex.run(worker, batches()):
+                out.mkdir(parents=True, exist_ok=True)  # only now: a run that inverts nothing leaves no folder behind
+                _write_batch(out, G, s, record, batch_names, batch_paths, targets, res, rows)
+                bar.update(len(targets))
+                _write_summary(out, rows)
+    finally:
+        if not isinstance(executor, _Executor):
+            ex.close()
     bar.close()
     failed = [r for r in rows.values() if r["status"] == "error"]
     if rows and len(failed) == len(rows):
@@ -340,3 +364,26 @@ def invert_images(
                            f"(first: {first['error']})")
     _write_summary(out, rows)
     return rows
+
+
+def _write_batch(out: Path, G: Generator, s: RunSettings, record: dict, names: list[str], paths: list[Path],
+                 targets: np.ndarray, res: dict, rows: dict[str, dict]) -> None:
+    """One finished batch's files; per image NAME.json last (its presence means the image is finished)."""
+    codes, recons, deltas, per_image = res["codes"], res["recons"], res["deltas"], res["per_image"]
+    for j, (name, path) in enumerate(zip(names, paths)):
+        m = {k: round(float(v[j]), 6) for k, v in res["metrics"].items()}
+        code = codes[j]
+        code.meta.update({"source": str(path), "model": G.name})
+        code.save(out / f"{name}.npz")
+        if deltas is not None:
+            from .pti import save_delta
+
+            save_delta(deltas[j], out / f"{name}_delta.safetensors", {"generator": G.name, "latent": f"{name}.npz"})
+        save_image(recons[j], out / f"{name}.png")
+        save_image(make_grid(np.stack([targets[j], recons[j]]), ncols=2), out / f"{name}_compare.png")
+        doc = {"source": str(path), "model": G.name, "method": s.method, "space": code.space,
+               "noise": code.noise is not None, "seconds": round(per_image, 4), "metrics": m,
+               "settings": record}
+        atomic_write_json(out / f"{name}.json", doc)  # last: done
+        rows[name] = {**m, "name": name, "source": str(path), "status": "done", "method": s.method,
+                      "space": code.space, "seconds": round(per_image, 4)}
