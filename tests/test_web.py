@@ -221,8 +221,8 @@ def test_climb_holds_ticked_attributes_under_the_bundled_guard_too(studio: Studi
 
 
 def test_auto_guard_is_left_out_where_it_cannot_read_every_tickable_attribute(tmp_path, monkeypatch) -> None:
-    from ganlens.scorers import AttributeInfo, AttributePredictor, save_predictor
     from ganlens import bundled
+    from ganlens.scorers import AttributeInfo, AttributePredictor, save_predictor
 
     partial = tmp_path / "partial"  # reads yaw and smile only, so it could not hold a ticked age
     save_predictor(AttributePredictor(2, width=4), (AttributeInfo("yaw", "continuous"), AttributeInfo("smile", "continuous")),

@@ -33,9 +33,19 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
                    "Beyond it the least recently used idle tabs are dropped; their pages restore them unseen.")
 @click.option("--session-idle-min", default=60.0, show_default=True, type=click.FloatRange(0.1, 1e6),
               help="Drop a tab's session after this many idle minutes (its page restores it when used again).")
+@click.option("--max-batch", default=16, show_default=True, type=click.IntRange(1, 1024),
+              help="Most slider moves (of any tabs) drawn in one generator pass (its activations are held at "
+                   "once: about 100 MB at 16 on synthfaces64, 220 MB at 32).")
+@click.option("--batch-window-ms", default=4.0, show_default=True, type=click.FloatRange(0, 1000),
+              help="How long an idle generator waits for more moves to join the first one's batch.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Render on a Ray Serve deployment (dynamic batching, replicas): alone, a local Ray cluster; "
+                   "with an address ('auto', 'ray://host:10001'), an existing one. Needs ganlens[ray].")
+@click.option("--ray-replicas", default=1, show_default=True, type=click.IntRange(1, 1024),
+              help="With --ray: copies of the renderer (each loads the model and uses --threads threads).")
 @device_option
 def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, guard, session_memory_mb,
-          session_idle_min, device) -> None:
+          session_idle_min, max_batch, batch_window_ms, ray_address, ray_replicas, device) -> None:
     """Start the web UI: random seeds or uploaded images, sliders per direction, mix, morph, downloads.
 
     \b
@@ -43,6 +53,7 @@ def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, g
       ganlens serve --model synthfaces64 --port 7860
       ganlens serve --model synthfaces64 --directions my_directions/ --sefa 8
       ganlens serve --model synthfaces64 --guard none
+      ganlens serve --model synthfaces64 --ray --ray-replicas 2
     then open http://127.0.0.1:7860 in a browser.
     """
     try:
@@ -63,8 +74,21 @@ def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, g
         click.echo(f"warning: binding {host} makes the UI reachable from other machines; it has no login", err=True)
     # On loopback, refuse other Host headers: a web page elsewhere could otherwise reach the UI by DNS rebinding.
     hosts = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None
+    read_out = None
+    if ray_address is not None:
+        from ..web import ray_serve
+
+        click.echo(f"starting the renderer on Ray Serve ({ray_replicas} replica(s), "
+                   f"{'a local cluster' if ray_address == 'local' else ray_address})", err=True)
+        read_out = ray_serve.start(model, ray_address, ray_replicas, max_batch, batch_window_ms / 1000,
+                                   threads, guard=guard, device=device)
     app = create_app(studio, max_upload_bytes=int(max_upload_mb * 2**20), allowed_hosts=hosts,
-                     session_bytes=int(session_memory_mb * 2**20), session_idle_s=session_idle_min * 60)
+                     session_bytes=int(session_memory_mb * 2**20), session_idle_s=session_idle_min * 60,
+                     max_batch=max_batch, batch_window_s=batch_window_ms / 1000, read_out=read_out)
     click.echo(f"ganlens UI for {studio.G.name} on http://{'127.0.0.1' if host == '::1' else host}:{port} "
                f"({len(studio.sliders)} directions); Ctrl+C stops it")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if read_out is not None:
+            read_out.close()

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from ..latents import LatentCode
 from . import state_token
 from .session import EditState, Session, SessionStore, Snapshot
-from .studio import Rendered, Studio, readings
+from .studio import Readout, Rendered, Studio, readings
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,15 @@ class AppContext:
     Attributes:
         studio: the model, directions, scorer and encoder. sessions: the open tabs.
         max_upload_bytes: largest accepted image file. max_pixels: largest accepted image (width x height).
+        read_out: one code's picture and scores; batched across requests (`Batcher.submit` over
+            `Studio.read_out`, or the Ray Serve deployment's client).
     """
 
     studio: Studio
     sessions: SessionStore
     max_upload_bytes: int
     max_pixels: int
+    read_out: Callable[[LatentCode], Readout]
 
     def composed(self, state: EditState) -> LatentCode:
         """The code `state` shows: its base with the mix and every slider applied."""
@@ -42,8 +45,10 @@ class AppContext:
         return self.composed(session.state)
 
     def render(self, code: LatentCode, scale: int = 1) -> Rendered:
-        """One code's picture and read-out."""
-        return self.studio.render(code, scale)
+        """One code's picture and read-out, drawn in a batch with the other tabs' (the time includes the wait)."""
+        t0 = time.perf_counter()
+        shown = self.read_out(code)
+        return shown.rendered(time.perf_counter() - t0, scale)
 
     def render_view(self, snap: Snapshot) -> dict:
         """The page's view of a snapshot: image, scores, state, the changes visible against the unedited image,
@@ -54,15 +59,17 @@ class AppContext:
                 "visible": self.studio.visible_changes(state.base_readings, shown) if state.base_readings else {},
                 "render_ms": round(shown.seconds * 1000, 2), "token": state_token.encode(snap, self.studio.G.name)}
 
-    def new_session(self, state: EditState, committed: EditState | None = None,
-                    history: tuple[EditState, ...] = ()) -> Session:
-        """A session on `state` (with undo steps when restored), kept in the store."""
-        return self.sessions.add(Session(state, self.render_view, committed, history))
+    def open(self, state: EditState, t0: float, committed: EditState | None = None,
+             history: tuple[EditState, ...] = ()) -> JSONResponse:
+        """A new session on `state` (with undo steps when restored), kept in the store, and its first view (it
+        cannot be dropped before that view is drawn)."""
+        with self.sessions.hold(Session(state, self.render_view, committed, history)) as session:
+            return self.respond(session, session.version, t0)
 
-    def restore(self, token: str) -> Session:
-        """A new session re-created from the page's state token (see `state_token`)."""
+    def restore(self, token: str, t0: float) -> JSONResponse:
+        """A new session re-created from the page's state token (see `state_token`), and its first view."""
         current, committed, history = state_token.restore(token, self.studio, lambda c: self.render(c).data_url)
-        return self.new_session(current, committed, history)
+        return self.open(current, t0, committed, history)
 
     def view_body(self, session: Session, version: int) -> dict:
         """The tab's view of at least `version`, with the session's id, undo and job status."""

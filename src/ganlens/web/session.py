@@ -164,16 +164,18 @@ class Session:
 class SessionStore:
     """Sessions by id, bounded by the bytes they hold and by idle time.
 
-    Beyond `max_bytes` the least recently used sessions that are not in use are dropped; a session idle for
-    `idle_s` is dropped too (unless an inversion is still running in it). Dropping loses nothing: every view
+    Beyond `max_bytes` the least recently used sessions are dropped, except those in use (`Session.in_use`) or
+    used within the last `grace_s` (a tab in the middle of a drag sends its next move within that); a session idle
+    for `idle_s` is dropped too, unless an inversion is still running in it. Dropping loses nothing: every view
     carries the page's state token, from which `POST /api/sessions/restore` re-creates the session. A session is
-    measured (`Session.nbytes`) when it is added and after every request; sessions in use are never dropped, so
-    the store can exceed its bound by the sessions being served at that moment.
+    measured (`Session.nbytes`) when it is added and after every request. The store can exceed its bound by the
+    sessions active at that moment, which it has to hold anyway: dropping them would only make their pages
+    restore them again at once.
     """
 
-    def __init__(self, max_bytes: int = 256 * 2**20, idle_s: float = 3600.0,
+    def __init__(self, max_bytes: int = 256 * 2**20, idle_s: float = 3600.0, grace_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_bytes, self.idle_s, self.clock = max_bytes, idle_s, clock
+        self.max_bytes, self.idle_s, self.grace_s, self.clock = max_bytes, idle_s, grace_s, clock
         self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
         self._bytes: dict[str, int] = {}
         self._total = 0
@@ -190,13 +192,23 @@ class SessionStore:
 
     def add(self, session: Session) -> Session:
         """Keep `session` (measured now), then drop idle and, beyond the bound, least recently used sessions."""
-        session.last_used = self.clock()
+        with self.hold(session):
+            pass
+        return session
+
+    @contextmanager
+    def hold(self, session: Session) -> Iterator[Session]:
+        """Keep a new `session`, in use until the block ends (while its first view is drawn), then measured."""
         size = session.nbytes()
         with self._lock:
+            session.leases += 1
+            session.last_used = self.clock()
             self._sessions[session.id] = session
             self._set_size(session.id, size)
-            self._prune()
-        return session
+        try:
+            yield session
+        finally:
+            self._release(session)
 
     def get(self, sid: str) -> Session:
         """The session `sid` (now the most recently used), or UnknownSession (the API answers 404)."""
@@ -217,14 +229,18 @@ class SessionStore:
         try:
             yield session
         finally:
-            size = session.nbytes()
-            with self._lock:
-                session.leases -= 1
-                session.last_used = self.clock()
-                if self._sessions.get(session.id) is session:
-                    self._sessions.move_to_end(session.id)
-                    self._set_size(session.id, size)
-                self._prune()
+            self._release(session)
+
+    def _release(self, session: Session) -> None:
+        """End one use of `session`: measure it, then drop idle and over-the-bound sessions."""
+        size = session.nbytes()
+        with self._lock:
+            session.leases -= 1
+            session.last_used = self.clock()
+            if self._sessions.get(session.id) is session:
+                self._sessions.move_to_end(session.id)
+                self._set_size(session.id, size)
+            self._prune()
 
     def clear(self) -> None:
         """Drop every session (tests: what a restart does to the server's memory)."""
@@ -244,7 +260,8 @@ class SessionStore:
 
     def _prune(self) -> None:
         """Drop idle sessions, then least recently used ones while over the bound (the caller holds the lock)."""
-        cutoff = self.clock() - self.idle_s
+        now = self.clock()
+        cutoff, recent = now - self.idle_s, now - self.grace_s
         idle = []
         for sid, s in self._sessions.items():
             if s.last_used > cutoff:
@@ -259,7 +276,7 @@ class SessionStore:
         for sid, s in self._sessions.items():
             if over <= 0:
                 break
-            if not s.in_use:
+            if not s.in_use and s.last_used <= recent:
                 unused.append(sid)
                 over -= self._bytes.get(sid, 0)
         for sid in unused:

@@ -22,19 +22,14 @@ def new_session(ctx: Ctx, req: SeedRequest | None = None) -> JSONResponse:
     t0 = time.perf_counter()
     req = req or SeedRequest(seed=7, truncation=0.7)
     code, source, shown = ctx.seed_state(req.seed, req.truncation)
-    session = ctx.new_session(EditState(code, source, shown.scores, readings(shown)))
-    with ctx.sessions.lease(session.id):  # measured with its first view when done
-        return ctx.respond(session, session.version, t0)
+    return ctx.open(EditState(code, source, shown.scores, readings(shown)), t0)
 
 
 @router.post("/restore")
 def restore(req: RestoreRequest, ctx: Ctx) -> JSONResponse:
     """A session re-created from the state token of the page's last view (after the server dropped the session
     or restarted): the same image, sliders and undo steps, under a new session id."""
-    t0 = time.perf_counter()
-    session = ctx.restore(req.token)
-    with ctx.sessions.lease(session.id):
-        return ctx.respond(session, session.version, t0)
+    return ctx.restore(req.token, time.perf_counter())
 
 
 @router.get("/{sid}")

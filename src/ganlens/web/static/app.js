@@ -89,14 +89,17 @@ function restoreSession() {
 }
 
 async function sessionApi(method, path, body) {
-  // A request on this tab's session; when the server no longer has it, restore it and send the request again.
-  if (restoring) await restoring;
-  try {
-    return await api(method, sessionUrl(path), body);
-  } catch (e) {
-    if (!e.expired) throw e;
-    await restoreSession();
-    return await api(method, sessionUrl(path), body);
+  // A request on this tab's session; when the server no longer has it, restore it and send the request again
+  // (a few times: a server short of memory may drop the restored session again before the request arrives).
+  for (let attempt = 1; ; attempt++) {
+    if (restoring) await restoring;
+    const used = sid;
+    try {
+      return await api(method, sessionUrl(path), body);
+    } catch (e) {
+      if (!e.expired || attempt === 3) throw e;
+      if (sid === used) await restoreSession();  // else another request has restored it meanwhile
+    }
   }
 }
 
