@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from .native import load_state_strict
+from .native import load_state_strict, state_mismatch
 from .pggan import PGGANGenerator
 from .rosinality import _filter_taps, _sha256, _state_of, fit_channel_table, read_torch_file
 from .stylegan1 import StyleGAN1Generator
@@ -200,21 +200,9 @@ def _fit(channels: dict[int, int], source: str) -> tuple[int, int]:
 def _load_renamed(G: nn.Module, sd: dict[str, torch.Tensor], to_model: Callable[[str], str],
                   to_file: Callable[[str], str], source: str, what: str) -> None:
     """Strict loading through a one-to-one name map; errors name the file's keys, not ganlens'."""
-    own = G.state_dict()
-    expected = {to_file(k): k for k in own}
-    missing = sorted(set(expected) - set(sd))
-    unexpected = sorted(set(sd) - set(expected))
-    shapes = [f"{k}: file {list(sd[k].shape)} vs model {list(own[expected[k]].shape)}"
-              for k in sorted(expected) if k in sd and sd[k].shape != own[expected[k]].shape]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
-        if shapes:
-            parts.append(f"shape mismatch {shapes[:3]}")
-        raise CheckpointError(f"{source} does not match a genforce {what} of the inferred size: " + "; ".join(parts))
+    problem = state_mismatch(sd, {to_file(k): v.shape for k, v in G.state_dict().items()})
+    if problem:
+        raise CheckpointError(f"{source} does not match a genforce {what} of the inferred size: {problem}")
     G.load_state_dict({to_model(k): v for k, v in sd.items()}, strict=True)
 
 

@@ -60,18 +60,24 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> torc
 
 def load_state_strict(G: torch.nn.Module, state: dict, source: str) -> None:
     """load_state_dict(strict=True) with an error that names the missing/unexpected/mis-shaped keys."""
-    own = G.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: file {list(state[k].shape)} vs model {list(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
-        if shapes:
-            parts.append(f"shape mismatch {shapes[:3]}")
-        raise CheckpointError(f"{source} does not match the architecture: " + "; ".join(parts))
+    problem = state_mismatch(state, {k: v.shape for k, v in G.state_dict().items()})
+    if problem:
+        raise CheckpointError(f"{source} does not match the architecture: {problem}")
     G.load_state_dict(state, strict=True)
+
+
+def state_mismatch(state: dict, expected: dict) -> str | None:
+    """What differs between a file's tensors and the shapes a model expects under the same names (missing,
+    unexpected, mis-shaped keys, a few of each), or None when they match."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [f"{k}: file {list(state[k].shape)} vs model {list(expected[k])}"
+              for k in sorted(expected) if k in state and tuple(state[k].shape) != tuple(expected[k])]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}")
+    if unexpected:
+        parts.append(f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
+    if shapes:
+        parts.append(f"shape mismatch {shapes[:3]}")
+    return "; ".join(parts) or None
