@@ -13,6 +13,7 @@ ms/image (median of --repeats), the process's peak resident memory growth during
 
 from __future__ import annotations
 
+import json
 import resource
 import sys
 import tempfile
@@ -78,7 +79,8 @@ def main() -> None:
     from ganlens.invert import project
     from ganlens.metrics.quality import psnr
 
-    rows = {}
+    out = Path(args.out)
+    rows = json.loads(out.read_text()).get("rows", {}) if out.exists() else {}  # runs of other sizes add to it
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
             res = SIZES[size]
