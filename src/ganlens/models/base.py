@@ -10,7 +10,7 @@ seeded sampling into a `LatentCode`, turning codes of any supported space into w
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -180,6 +180,39 @@ def check_resolution(resolution: int) -> int:
     if resolution < 4 or 2**log2 != resolution:
         raise InputError(f"img_resolution must be a power of two >= 4, got {resolution}")
     return log2
+
+
+def progressive_synthesis(stored_lod: torch.Tensor, lod: float | None, blocks: int, what: str,
+                          run_block: Callable[[int, torch.Tensor | None], torch.Tensor],
+                          to_rgb: Callable[[int, torch.Tensor], torch.Tensor], x: torch.Tensor | None) -> torch.Tensor:
+    """PGGAN / StyleGAN's level-of-detail synthesis (genforce's order): blocks run while the level asks for their
+    resolution; the image is the output layer of the block at `lod`, faded in against the up-sampled coarser image
+    at a fractional level, and nearest-up-sampled to full size above it.
+
+    Args:
+        stored_lod: the network's `lod` buffer (used when `lod` is None). blocks: number of resolutions.
+        what: the architecture's name, for the error. run_block(b, x) → features; to_rgb(b, x) → image.
+    Raises:
+        LatentError: a level outside [0, blocks − 1].
+    """
+    lod = float(stored_lod) if lod is None else float(lod)
+    top = blocks - 1
+    if not 0 <= lod <= top:
+        raise LatentError(f"level of detail must be in [0, {top}] for a {what}, got {lod:g}")
+    image = None
+    for b in range(blocks):
+        block_lod = top - b  # this block's output is the image at lod == block_lod
+        if lod < block_lod + 1:
+            x = run_block(b, x)
+        if block_lod - 1 < lod <= block_lod:
+            image = to_rgb(b, x)
+        elif block_lod < lod < block_lod + 1:  # fading in: blend with the up-sampled coarser image
+            alpha = float(np.ceil(lod) - lod)
+            up = nn.functional.interpolate(image, scale_factor=2, mode="nearest")
+            image = to_rgb(b, x) * alpha + up * (1 - alpha)
+        elif lod >= block_lod + 1:
+            image = nn.functional.interpolate(image, scale_factor=2, mode="nearest")
+    return image
 
 
 def equalized_dense_4x4(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,6 +38,7 @@ from .base import (
     check_ws,
     equalized_dense_4x4,
     fused_upscale_kernel,
+    progressive_synthesis,
 )
 from .layers import LRELU_SLOPE, normalize_2nd_moment
 
@@ -142,24 +142,11 @@ class PGGANSynthesis(nn.Module):
         check_ws(ws, 1, self.z_dim)
         if noise:
             raise LatentError(f"PGGAN has no noise inputs, got {len(noise)} noise maps")
-        lod = float(self.lod) if lod is None else float(lod)
-        top = len(self.block_resolutions) - 1
-        if not 0 <= lod <= top:
-            raise LatentError(f"level of detail must be in [0, {top}] for a {self.img_resolution} px PGGAN, got {lod:g}")
-        x = self.layer0.pixel_norm(ws[:, 0])  # genforce normalises z once before the first block, which does again
-        image = None
-        for b in range(len(self.block_resolutions)):
-            block_lod = top - b  # this block's output is the image at lod == block_lod
-            if lod < block_lod + 1:
-                x = getattr(self, f"layer{2 * b + 1}")(getattr(self, f"layer{2 * b}")(x))
-            if block_lod - 1 < lod <= block_lod:
-                image = getattr(self, f"output{b}")(x)
-            elif block_lod < lod < block_lod + 1:  # fading in: blend with the up-sampled coarser image
-                alpha = float(np.ceil(lod) - lod)
-                up = F.interpolate(image, scale_factor=2, mode="nearest")
-                image = getattr(self, f"output{b}")(x) * alpha + up * (1 - alpha)
-            elif lod >= block_lod + 1:
-                image = F.interpolate(image, scale_factor=2, mode="nearest")
+        image = progressive_synthesis(
+            self.lod, lod, len(self.block_resolutions), f"{self.img_resolution} px PGGAN",
+            lambda b, x: getattr(self, f"layer{2 * b + 1}")(getattr(self, f"layer{2 * b}")(x)),
+            lambda b, x: getattr(self, f"output{b}")(x),
+            self.layer0.pixel_norm(ws[:, 0]))  # genforce normalises z once before the first block, which does again
         return torch.tanh(image) if self.final_tanh else image
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,6 +37,7 @@ from .base import (
     check_ws,
     equalized_dense_4x4,
     fused_upscale_kernel,
+    progressive_synthesis,
 )
 from .layers import LRELU_SLOPE, normalize_2nd_moment
 from .stylegan2 import broadcast_truncated
@@ -245,25 +245,16 @@ class StyleGAN1Synthesis(nn.Module):
         check_ws(ws, self.num_ws, self.w_dim)
         if noise is not None and len(noise) != self.num_ws:
             raise LatentError(f"expected {self.num_ws} noise maps, got {len(noise)}")
-        lod = float(self.lod) if lod is None else float(lod)
-        top = len(self.block_resolutions) - 1
-        if not 0 <= lod <= top:
-            raise LatentError(f"level of detail must be in [0, {top}] for a {self.img_resolution} px StyleGAN, got {lod:g}")
         ws = ws.to(torch.float32)
-        x = image = None
-        for b in range(len(self.block_resolutions)):
-            block_lod = top - b
-            if lod < block_lod + 1:
-                for i in (2 * b, 2 * b + 1):
-                    x = getattr(self, f"layer{i}")(x, ws[:, i], noise_mode, None if noise is None else noise[i])
-            if block_lod - 1 < lod <= block_lod:
-                image = getattr(self, f"output{b}")(x)
-            elif block_lod < lod < block_lod + 1:  # fading in: blend with the up-sampled coarser image
-                alpha = float(np.ceil(lod) - lod)
-                up = F.interpolate(image, scale_factor=2, mode="nearest")
-                image = getattr(self, f"output{b}")(x) * alpha + up * (1 - alpha)
-            elif lod >= block_lod + 1:
-                image = F.interpolate(image, scale_factor=2, mode="nearest")
+
+        def run_block(b: int, x: torch.Tensor | None) -> torch.Tensor:
+            for i in (2 * b, 2 * b + 1):
+                x = getattr(self, f"layer{i}")(x, ws[:, i], noise_mode, None if noise is None else noise[i])
+            return x
+
+        image = progressive_synthesis(self.lod, lod, len(self.block_resolutions),
+                                      f"{self.img_resolution} px StyleGAN", run_block,
+                                      lambda b, x: getattr(self, f"output{b}")(x), None)
         return torch.tanh(image) if self.final_tanh else image
 
 
