@@ -156,3 +156,57 @@ def test_stylegan3_input_transform_is_an_edit_of_its_own(loaded):
     np.testing.assert_array_equal(G.render(code, transform=(0.0, 0.0, 0.0)), base)
     assert not np.array_equal(G.render(code, transform=(0.1, 0.0, 0.0)), base)
     np.testing.assert_array_equal(G.render(code), base)  # the shared generator is unchanged
+
+
+def test_layer_presets_follow_each_architecture(loaded):
+    """'coarse' / 'middle' / 'fine' name the w's feeding 4-8 px, 16-32 px and 64 px+ content on every architecture:
+    a 'fine' edit leaves every coarser layer's output bit for bit (StyleGAN v1 and v2, whose layers have one grid
+    size), and StyleGAN3's bands come from its cutoffs, not from its 16 px-and-up sampling grids."""
+    from ganlens.latents import presets, resolve_layers
+
+    arch, _, G = loaded
+    res = G.w_resolutions
+    assert len(res) == G.num_ws and res == sorted(res)
+    named = presets(res)
+    if arch == "pggan":
+        assert named["coarse"] == (0,)
+        with pytest.raises(GanlensError, match="preset 'fine' is empty"):
+            resolve_layers("fine", res)
+        return
+    assert named["coarse"] and named["fine"] and res[0] == 4 and res[-1] == G.img_resolution
+    if arch == "stylegan3":
+        rates = [G.synthesis.input.sampling_rate] + [layer.out_sampling_rate for layer in G.synthesis.layers()]
+        assert min(rates) >= 16 and 0 in named["coarse"]  # by grid size nothing would be coarse
+        return
+    # v1 / v2: a change to the fine w's cannot reach a conv layer below the fine resolution
+    fine_from = res[named["fine"][0]]
+    outputs: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: outputs.__setitem__(name, out.detach().clone()))
+             for name, m in G.synthesis.named_modules()
+             if type(m).__name__ in ("SynthesisLayer", "StyleGAN1Layer") and m.resolution < fine_from]
+    try:
+        code = G.sample(2, seed=0, space="w").to_wplus(G.num_ws)
+        G.synthesize(code)
+        before = dict(outputs)
+        t = code.tensor.clone()
+        t[:, list(named["fine"])] += 1.0
+        G.synthesize(ganlens.LatentCode("w+", t))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert before and all(torch.equal(before[k], outputs[k]) for k in before)
+    t = code.tensor.clone()
+    t[:, list(named["coarse"])] += 1.0
+    assert not torch.equal(G.synthesize(code), G.synthesize(ganlens.LatentCode("w+", t)))
+
+
+def test_stylegan3_bands_at_full_size():
+    """The 1024 px config-T schedule: coarse = the input and the first three layers (cutoffs 2-4 cycles), not
+    nothing, as the grid sizes (36 px and up) would say."""
+    from ganlens.latents import presets
+    from ganlens.models.stylegan3 import Generator as SG3
+
+    G = SG3(z_dim=8, c_dim=0, w_dim=8, img_resolution=1024, img_channels=3,
+            synthesis_kwargs=dict(channel_base=2**16, channel_max=2))
+    assert G.w_resolutions == [4, 4, 8, 8, 16, 32, 32, 64, 128, 128, 256, 512, 512, 1024, 1024, 1024]
+    assert presets(G.w_resolutions)["coarse"] == (0, 1, 2, 3)

@@ -91,13 +91,13 @@ def layerwise(
     if any(d.space == "z" for d in directions):
         raise GanlensError("layer-wise analysis needs W / W+ directions; Z has no layers")
     if groups is None:
-        groups = resolution_groups(G.num_ws)
+        groups = resolution_groups(G.w_resolutions)
     elif groups == "layers":
         groups = {str(i): (i,) for i in range(G.num_ws)}
     elif isinstance(groups, str):
         raise GanlensError(f"groups must be None, 'layers' or a dict of name → w indices, got {groups!r}")
     names = list(groups)
-    layer_sets = [resolve_layers(groups[g], G.num_ws) for g in names]
+    layer_sets = [resolve_layers(groups[g], G.w_resolutions) for g in names]
     d_num, g_num = len(directions), len(names)
     delta = np.zeros((d_num, g_num))
     mean_change = np.zeros((d_num, g_num))

@@ -115,7 +115,7 @@ def _analyze(G, dirs, sc, scorer, directions_dir, samples, strength, seed, null_
     w_idx = [i for i, d in enumerate(dirs) if d.space != "z" and report.has_target(i)]
     if layerwise and w_idx:
         group_spec = {"resolution": None, "layers": "layers",
-                      "presets": {k: v for k, v in presets(G.num_ws).items() if k != "all"}}[groups]
+                      "presets": {k: v for k, v in presets(G.w_resolutions).items() if k != "all"}}[groups]
         lw = layerwise_map(G, [dirs[i] for i in w_idx], sc, groups=group_spec, strength=strength,
                            num_samples=layerwise_samples, seed=seed, batch_size=batch_size, progress=True,
                            executor=executor)

@@ -197,7 +197,7 @@ def _gradient_directions(model, scorer, attributes, n, seed, space, layers, batc
     _check_attributes(names, list(sc.names), f"scorer {scorer!r}")
     if layers is not None and space != "w":
         raise click.BadParameter("--layers needs --space w", param_hint="--layers")
-    moved = None if layers is None else resolve_layers(layers, G.num_ws)
+    moved = None if layers is None else resolve_layers(layers, G.w_resolutions)
     targets = _direction_targets(out, names, overwrite)
     for a, target in zip(names, targets):
         d = gradient_direction(G, sc, a, space=space, num_samples=n, seed=seed, layers=moved,

@@ -76,7 +76,7 @@ def discover(model, method, attributes, route, layers, num, samples, components,
         check_output_path(t, overwrite)
     values = parse_strengths(strengths or ("-3:3:7" if method == "sefa" else "-2:2:5"))
     base = G.sample(1, seed=preview_seed)
-    images = G.render(LatentCode.cat([move(base, d, values, num_ws=G.num_ws) for d in found]))
+    images = G.render(LatentCode.cat([move(base, d, values, num_ws=G.w_resolutions) for d in found]))
     row_labels = [d.name + (f" {d.metrics['autolabel']} {d.metrics['label_r']:+.2f}" if "autolabel" in d.metrics else "")
                   for d in found]
     unit = "" if method == "sefa" else " (sigma)"

@@ -90,7 +90,7 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
         if d.space == "s":
             codes = G.to_styles(codes)
         row_labels = [f"seed {s}" for s in seed_list]
-    edited = move(codes, d, values, layers=layers, num_ws=G.num_ws)
+    edited = move(codes, d, values, layers=layers, num_ws=G.w_resolutions)
     if joint:
         pairs = []
         for item in joint:
@@ -100,7 +100,7 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
             except ValueError:
                 raise click.BadParameter(f"{item!r}: use DIRECTION.npz:STRENGTH", param_hint="--add") from None
         edited = move_joint(edited, pairs, num_ws=G.num_ws)
-    moved_layers = resolve_layers(layers if layers else d.layers, G.num_ws) if (layers or d.layers) else None
+    moved_layers = resolve_layers(layers if layers else d.layers, G.w_resolutions) if (layers or d.layers) else None
     if jitter_sigma > 0:
         edited = perturb(edited, jitter_sigma, seed=0, layers=moved_layers if edited.space == "w+" else None)
     images = G.render(edited)
@@ -122,7 +122,7 @@ def edit(model, direction_path, seeds, latents, rows, strengths, layers, conditi
         from ..io.video import save_animation
 
         sweep = pingpong(list(np.linspace(min(values), max(values), frames)))
-        clip = move(codes[:1], d, sweep, layers=layers, num_ws=G.num_ws)
+        clip = move(codes[:1], d, sweep, layers=layers, num_ws=G.w_resolutions)
         save_animation(G.render(clip), video, scale=scale)
         msg += f"; sweep {min(values):+g}..{max(values):+g} ({len(sweep)} frames) in {video}"
     click.echo(msg)

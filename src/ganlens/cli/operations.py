@@ -111,7 +111,7 @@ def mix(content, style, layers, model, psi, scale, out, overwrite, device) -> No
     G = load(model, device=device)
     cs = LatentCode.cat([resolve_code(G, s, psi).to_wplus(G.num_ws) for s in content])
     ss = LatentCode.cat([resolve_code(G, s, psi).to_wplus(G.num_ws) for s in style])
-    cells = G.render(mix_grid(cs, ss, layers, G.num_ws))
+    cells = G.render(mix_grid(cs, ss, layers, G.w_resolutions))
     top, left = G.render(ss), G.render(cs)
     blank = np.full_like(top[:1], 255)
     rows = [np.concatenate([blank, top])]
@@ -254,6 +254,6 @@ def local_edit(code, direction_spec, strength, mask, rect, layers, model, psi, f
     c = resolve_code(G, code, psi)[:1]
     d = resolve_direction(direction_spec, G.name)
     local = edit_region(G, c, d, strength, region, layers=layers, feather_px=feather_px)
-    everywhere = G.render(move(c, d, [strength], layers=layers, num_ws=G.num_ws))
+    everywhere = G.render(move(c, d, [strength], layers=layers, num_ws=G.w_resolutions))
     save_image(make_grid(np.concatenate([G.render(c), everywhere, local]), ncols=3), out, scale=scale)
     click.echo(f"wrote {out} (original | {d.name} {strength:+g} everywhere | only inside the region)")

@@ -49,7 +49,7 @@ def ganspace(
     batch_size = min(batch_size, num_samples)
     if batch_size < num_components:
         raise GanlensError(f"need at least num_components={num_components} samples per batch, got {batch_size}")
-    idx = resolve_layers(layers, G.num_ws)
+    idx = resolve_layers(layers, G.w_resolutions)
     pca = IncrementalPCA(n_components=num_components)
     rng = np.random.default_rng(seed)
     starts = range(0, num_samples, batch_size)

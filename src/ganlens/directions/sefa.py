@@ -25,7 +25,7 @@ def style_weights(G: Generator, layers: LayerSpec = "all") -> np.ndarray:
     Every linear map from a w whose index is in `layers` contributes (`G.latent_weights()`: StyleGAN2's modulated
     convs and toRGBs, StyleGAN's AdaIN styles, StyleGAN3's affines, PGGAN's first layer from z).
     """
-    idx = set(resolve_layers(layers, G.num_ws))
+    idx = set(resolve_layers(layers, G.w_resolutions))
     rows = [a.double().cpu() for w_index, a in G.latent_weights() if w_index in idx]
     a = np.concatenate([r.numpy() for r in rows], axis=0)
     norms = np.linalg.norm(a, axis=1, keepdims=True)
@@ -46,7 +46,7 @@ def sefa(G: Generator, layers: LayerSpec = "all", num: int = 10) -> list[Directi
     """
     if not 1 <= num <= G.w_dim:
         raise GanlensError(f"num must be between 1 and w_dim={G.w_dim}, got {num}")
-    idx = resolve_layers(layers, G.num_ws)
+    idx = resolve_layers(layers, G.w_resolutions)
     a = style_weights(G, idx)
     values, vectors = np.linalg.eigh(a.T @ a)  # ascending
     order = np.argsort(values)[::-1][:num]

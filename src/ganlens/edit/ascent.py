@@ -135,7 +135,7 @@ def ascend_path(
         raise GanlensError("guards hold the --keep attributes; name at least one attribute to keep")
     codes.validate_for(G)
     scorers = [scorer, *guards]
-    sel = None if codes.space == "z" else list(resolve_layers(layers, G.num_ws))
+    sel = None if codes.space == "z" else list(resolve_layers(layers, G.w_resolutions))
     legs = [sorted({d for d in distances if d * sign > 0}, key=abs) for sign in (1, -1)]
     stops: dict[float, list[torch.Tensor]] = {float(d): [] for d in distances}
     for start in tqdm(range(0, len(codes), batch_size), desc=f"ascend {attribute}", unit="batch",

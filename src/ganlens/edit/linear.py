@@ -18,11 +18,11 @@ import torch
 from ..directions.direction import Direction
 from ..errors import LatentError
 from ..latents import LatentCode
-from ..latents.layers import LayerSpec, resolve_layers
+from ..latents.layers import LayerSpec, Layout, count_ws, resolve_layers
 
 
 def _prepare(
-    codes: LatentCode, direction: Direction, layers: LayerSpec, num_ws: int | None
+    codes: LatentCode, direction: Direction, layers: LayerSpec, num_ws: Layout | None
 ) -> tuple[LatentCode, tuple[int, ...] | None]:
     """Check that `direction` can edit `codes`; return the codes (promoted to W+ if needed) and the w indices."""
     if not isinstance(direction, Direction):
@@ -57,21 +57,23 @@ def _prepare(
     _check_dim(codes.tensor.shape[-1], direction)
     if codes.space == "w+":
         n_ws = codes.tensor.shape[1]
+        if num_ws is not None and count_ws(num_ws) != n_ws:
+            raise LatentError(f"these W+ codes have {n_ws} layers but the generator has {count_ws(num_ws)}")
         if direction.num_ws is not None and direction.num_ws != n_ws:
             raise LatentError(
                 f"direction {direction.name!r} was found on a generator with num_ws={direction.num_ws}, "
                 f"but these W+ codes have {n_ws} layers"
             )
     else:
-        n_ws = num_ws if num_ws is not None else direction.num_ws
+        n_ws = count_ws(num_ws) if num_ws is not None else direction.num_ws
     spec = layers if layers is not None else direction.layers
     if spec is None:
         return codes, None
     if n_ws is None:
         raise LatentError(
-            "a layer-wise edit of 'w' codes needs the generator's num_ws to promote them to W+; pass num_ws=G.num_ws"
+            "a layer-wise edit of 'w' codes needs the generator's num_ws to promote them to W+; pass num_ws=G.w_resolutions"
         )
-    idx = resolve_layers(spec, n_ws)
+    idx = resolve_layers(spec, num_ws if num_ws is not None else n_ws)
     if codes.space == "w" and idx == tuple(range(n_ws)):
         return codes, None  # every layer moves alike: the code can stay a plain w
     return codes.to_wplus(n_ws), idx
@@ -109,7 +111,7 @@ def move(
     direction: Direction,
     strengths: Sequence[float],
     layers: LayerSpec = None,
-    num_ws: int | None = None,
+    num_ws: Layout | None = None,
 ) -> LatentCode:
     """Move every code along `direction` by every strength: x + a·scale·n.
 
@@ -118,7 +120,8 @@ def move(
         direction: the direction (its `layers` apply unless `layers` is given).
         strengths: S strengths, in units of `direction.scale`.
         layers: w indices / preset / range to move (W and W+ only); overrides the direction's own.
-        num_ws: the generator's num_ws, needed to edit 'w' codes layer-wise when the direction does not know it.
+        num_ws: the generator's num_ws, needed to edit 'w' codes layer-wise when the direction does not know it;
+            pass `G.w_resolutions` instead to have preset names ('coarse', '16px') follow the generator's architecture.
     Returns:
         N·S codes, sample-major (row k·S + j is sample k at strength j), meta 'strengths' and 'num_samples'.
     Raises:
@@ -141,7 +144,7 @@ def move_joint(
     codes: LatentCode,
     edits: Sequence[tuple[Direction, float]],
     layers: LayerSpec = None,
-    num_ws: int | None = None,
+    num_ws: Layout | None = None,
 ) -> LatentCode:
     """Joint manipulation x + Σ a_i·scale_i·n_i (HiGAN), each direction on its own (or the given) layers.
 
@@ -199,7 +202,7 @@ def jitter(
     num: int = 4,
     seed: int = 0,
     layers: LayerSpec = None,
-    num_ws: int | None = None,
+    num_ws: Layout | None = None,
 ) -> LatentCode:
     """Jittering manipulation x + a·n + ε, ε ~ N(0, σ²I) (HiGAN): `num` varied edits per code.
 

@@ -39,5 +39,5 @@ def local_edit(
     base = G.render(code) if base_images is None else np.asarray(base_images)
     if region.shape != base.shape[1:3]:
         raise GanlensError(f"region mask {list(region.shape)} does not match the images' {list(base.shape[1:3])}")
-    edited = G.render(move(code, direction, [strength], layers=layers, num_ws=G.num_ws))
+    edited = G.render(move(code, direction, [strength], layers=layers, num_ws=G.w_resolutions))
     return blend(base, edited, feather(region, feather_px))

@@ -6,7 +6,7 @@ import torch
 
 from ..errors import LatentError
 from ..latents import LatentCode
-from ..latents.layers import LayerSpec, resolve_layers
+from ..latents.layers import LayerSpec, Layout, count_ws, resolve_layers
 
 
 def _wplus(code: LatentCode, num_ws: int, role: str) -> torch.Tensor:
@@ -18,17 +18,17 @@ def _wplus(code: LatentCode, num_ws: int, role: str) -> torch.Tensor:
     return t
 
 
-def crossover(content: LatentCode, style: LatentCode, layers: LayerSpec, num_ws: int) -> LatentCode:
+def crossover(content: LatentCode, style: LatentCode, layers: LayerSpec, num_ws: Layout) -> LatentCode:
     """w+ codes taking `layers` from `style` and every other layer from `content`.
 
     Args:
         content, style: 'w' or 'w+' codes of equal batch size, or one of them of batch 1 (broadcast).
         layers: w indices, a range text like '4-9', or a preset name (coarse / middle / fine / all).
-        num_ws: the generator's number of w's.
+        num_ws: the generator's number of w's, or its `w_resolutions` (then preset names follow its architecture).
     Returns:
         A 'w+' LatentCode; with layers = all it equals the style code, with no layers the content code.
     """
-    c, s = _wplus(content, num_ws, "content"), _wplus(style, num_ws, "style")
+    c, s = _wplus(content, count_ws(num_ws), "content"), _wplus(style, count_ws(num_ws), "style")
     if len(c) != len(s) and 1 not in (len(c), len(s)):
         raise LatentError(f"content has {len(c)} codes and style {len(s)}; give equal counts or one of them")
     c, s = torch.broadcast_tensors(c, s)
@@ -38,8 +38,8 @@ def crossover(content: LatentCode, style: LatentCode, layers: LayerSpec, num_ws:
     return LatentCode("w+", out, meta={"op": "crossover", "layers": idx})
 
 
-def mix_grid(content: LatentCode, style: LatentCode, layers: LayerSpec, num_ws: int) -> LatentCode:
+def mix_grid(content: LatentCode, style: LatentCode, layers: LayerSpec, num_ws: Layout) -> LatentCode:
     """Every content × style pair, row-major (row = content, column = style), like the StyleGAN mixing figure."""
-    c, s = _wplus(content, num_ws, "content"), _wplus(style, num_ws, "style")
+    c, s = _wplus(content, count_ws(num_ws), "content"), _wplus(style, count_ws(num_ws), "style")
     rows = [crossover(LatentCode("w+", c[i : i + 1]), LatentCode("w+", s), layers, num_ws).tensor for i in range(len(c))]
     return LatentCode("w+", torch.cat(rows), meta={"op": "mix_grid", "rows": len(c), "cols": len(s)})

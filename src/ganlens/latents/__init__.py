@@ -10,15 +10,18 @@ Nothing here needs a generator object; what a code must fit is described by `Lat
 from .code import SPACES, LatentCode, LatentShape, broadcast_w, check_truncation
 from .layers import (
     LayerSpec,
+    Layout,
+    count_ws,
     describe_layers,
     layer_resolutions,
     parse_indices,
     presets,
     resolution_groups,
+    resolutions_of,
     resolve_layers,
 )
 
 __all__ = [
-    "SPACES", "LatentCode", "LatentShape", "LayerSpec", "broadcast_w", "check_truncation", "describe_layers", "layer_resolutions", "parse_indices",
-    "presets", "resolution_groups", "resolve_layers",
+    "SPACES", "LatentCode", "LatentShape", "LayerSpec", "Layout", "broadcast_w", "check_truncation", "count_ws", "describe_layers", "layer_resolutions", "parse_indices",
+    "presets", "resolution_groups", "resolutions_of", "resolve_layers",
 ]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, LatentError, UnknownNameError
-from ..latents import LatentCode, broadcast_w, check_truncation
+from ..latents import LatentCode, broadcast_w, check_truncation, layer_resolutions
 from .layers import seeded_normal
 
 NOISE_MODES = ("const", "random", "none")
@@ -67,6 +67,12 @@ class GeneratorMixin:
     def describe(self) -> str:
         """The full module tree (what `repr` shows for an ordinary nn.Module)."""
         return nn.Module.__repr__(self)
+
+    @property
+    def w_resolutions(self) -> list[int]:
+        """The resolution each w of a W+ code feeds (StyleGAN2's layout here; other architectures override it):
+        what layer presets and resolution groups are named by."""
+        return layer_resolutions(self.num_ws)
 
     def style_dims(self) -> list[int]:
         """Widths of style space S; these generators do not offer S (their `spaces` say which they do)."""

@@ -172,6 +172,11 @@ class PGGANGenerator(GeneratorMixin, nn.Module):
         self._init_meta()
 
 
+    @property
+    def w_resolutions(self) -> list[int]:
+        """The one z feeds the 4x4 layer only."""
+        return [4]
+
     def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
         """The first layer's weight as [channels x 4 x 4, z_dim]: the only linear map from z (SeFa on PGGAN
         factorises it, as the SeFa paper does)."""

@@ -281,6 +281,11 @@ class StyleGAN1Generator(GeneratorMixin, nn.Module):
         self.mapping = StyleGAN1Mapping(z_dim, w_dim, self.num_ws, **mapping_kwargs)
         self._init_meta()
 
+    @property
+    def w_resolutions(self) -> list[int]:
+        """Two AdaIN layers per resolution from 4 px: [4, 4, 8, 8, ...]."""
+        return [r for r in self.synthesis.block_resolutions for _ in range(2)]
+
     def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
         """(w index, AdaIN style weight x gain [2 x channels, w_dim]) of every layer."""
         return [(i, layer.style.weight.detach() * layer.style.weight_gain)

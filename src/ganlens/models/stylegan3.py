@@ -549,6 +549,15 @@ class Generator(GeneratorMixin, nn.Module):
         self._init_meta()
 
 
+    @property
+    def w_resolutions(self) -> list[int]:
+        """Each w's band as a resolution: twice the cutoff frequency of what it feeds (the Fourier input for w 0,
+        layer i's output for w i + 1), rounded to a power of two. StyleGAN3 layers sample at 16 px and more even
+        where their content is coarse, so the cutoff, not the grid size, says what a layer controls."""
+        syn = self.synthesis
+        cutoffs = [syn.input.bandwidth] + [layer.out_cutoff for layer in syn.layers()]
+        return [int(2 ** round(math.log2(2 * c))) for c in cutoffs]
+
     def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
         """(w index, affine weight x gain): the input's transform affine (w 0) and every layer's style affine."""
         syn = self.synthesis

@@ -37,7 +37,7 @@ def section_mixing(ctx: DemoContext, report: Report, s: Section) -> None:
     G = ctx.G
     content, style = G.sample(3, seed=30).to_wplus(G.num_ws), G.sample(3, seed=40).to_wplus(G.num_ws)
     for layers in ("coarse", "middle", "fine"):
-        cells = G.render(mix_grid(content, style, layers, G.num_ws))
+        cells = G.render(mix_grid(content, style, layers, G.w_resolutions))
         blank = np.full_like(cells[:1], 255)
         rows = [np.concatenate([blank, G.render(style)])]
         left = G.render(content)
