@@ -1,4 +1,4 @@
-"""Uploads: check the bytes, decode them safely, invert them in a background thread that reports progress.
+"""Uploads: check the bytes, decode them safely, invert or restore them in a background thread that reports progress.
 
 Decoding goes through `ganlens.invert.runner.load_for_inversion` (Pillow with the library's decompression-bomb
 guard, any mode to RGB, centre crop, resize); before that the web layer refuses what a browser should never send
@@ -8,10 +8,15 @@ a local tool: non-image bytes, and images whose header declares more pixels than
 starting from the previous chunk's code with the learning rate the full run's schedule has at that point (a
 piecewise-constant version of the ramp; Adam's moments restart per chunk). Between chunks the generator lock is
 free, so sliders stay responsive while an inversion runs.
+
+A restoration (`RestoreJob`) is one call of `ganlens.restore.restore`, so its result is the CLI's for the same image,
+task, method and steps. It learns its progress from the degradation, which the optimisation applies once per step
+(`Counted`).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import secrets
 import tempfile
@@ -25,8 +30,10 @@ import torch
 from PIL import Image
 
 from ..errors import GanlensError
+from ..io.images import from_uint8
 from ..latents import LatentCode
-from .studio import Studio
+from ..restore.degradations import Degradation
+from .studio import Studio, encode_png
 
 CHUNK = 10
 # Magic numbers of the formats the page accepts; anything else is refused before Pillow sees it.
@@ -102,22 +109,28 @@ class InversionJob:
     loss: float | None = None
     reported: bool = False  # the page has been told how it ended (until then the tab's session is in use)
 
+    kind = "inversion"
+
     def describe(self) -> dict:
         """JSON for the page."""
-        return {"id": self.id, "method": self.method, "slot": self.slot, "status": self.status,
+        return {"id": self.id, "kind": self.kind, "method": self.method, "slot": self.slot, "status": self.status,
                 "progress": round(self.progress, 4), "message": self.message, "error": self.error, "loss": self.loss}
 
     def start(self, studio: Studio, image: np.ndarray, done: Callable[[LatentCode], None]) -> None:
-        """Invert `image` in a daemon thread; call `done(code)` with the result (its errors end up in `error`)."""
-        threading.Thread(target=self._run, args=(studio, image, done), daemon=True, name=f"invert-{self.id}").start()
+        """Run the job on `image` in a daemon thread; call `done(code)` with the result (its errors end up in
+        `error`)."""
+        threading.Thread(target=self._run, args=(studio, image, done), daemon=True, name=f"job-{self.id}").start()
+
+    def work(self, studio: Studio, image: np.ndarray) -> LatentCode:
+        """The job itself: invert `image` [R, R, 3]."""
+        return invert_with_progress(studio, image[None], self.method, self.steps, self._report)
 
     def _run(self, studio: Studio, image: np.ndarray, done: Callable[[LatentCode], None]) -> None:
         try:
-            code = invert_with_progress(studio, image[None], self.method, self.steps, self._report)
-            done(code)
+            done(self.work(studio, image))
             self.progress, self.message, self.status = 1.0, "done", "done"
         except Exception as exc:  # noqa: BLE001 - any failure is shown in the page; the server keeps running
-            self.error = str(exc) if isinstance(exc, GanlensError) else f"inversion failed: {exc!r}"
+            self.error = str(exc) if isinstance(exc, GanlensError) else f"{self.kind} failed: {exc!r}"
             self.status = "error"
 
     def _report(self, fraction: float, message: str, loss: float | None = None) -> None:
@@ -159,3 +172,83 @@ def invert_with_progress(studio: Studio, images: np.ndarray, method: str, steps:
         report(share + (1 - share) * done / steps, f"step {done}/{steps}", loss)
     code.meta.update({"method": method, "steps": steps, "source": "ganlens serve"})
     return code
+
+
+class Counted(Degradation):
+    """A degradation that reports every forward pass: `restore` degrades the generator's image once per
+    optimisation step (and once more for the final loss), so the count is the job's progress. The fit is the
+    wrapped degradation's in every respect (same forward model, observation size, clean-up and task string)."""
+
+    def __init__(self, inner: Degradation, on_pass: Callable[[torch.Tensor], None]) -> None:
+        self.inner, self.on_pass = inner, on_pass
+        self.name = inner.name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.inner(x)
+        self.on_pass(y)
+        return y
+
+    def simulate(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        return self.inner.simulate(x, seed)
+
+    def align_observed(self, y: torch.Tensor) -> torch.Tensor:
+        return self.inner.align_observed(y)
+
+    def output_size(self, size: int) -> int:
+        return self.inner.output_size(size)
+
+    def spec(self) -> str:
+        return self.inner.spec()
+
+
+@dataclass
+class RestoreJob(InversionJob):
+    """A restoration (`ganlens.restore.restore`) of an uploaded observation, running in a background thread.
+
+    Attributes:
+        task: the degradation's task string ('sr:4', 'colorize', 'inpaint:0.25,0.25,0.75,0.75', ...).
+        degradation: the parsed task. observed: PNG data URL of what was fitted, enlarged to the model's size
+            (nearest neighbour, so the pixels of a small observation stay visible). restored: PNG data URL of the
+            result as the session shows it.
+    """
+
+    task: str = ""
+    degradation: Degradation | None = field(default=None, repr=False)
+    observed: str | None = None
+    restored: str | None = None
+    kind = "restoration"
+
+    def describe(self) -> dict:
+        out = {**super().describe(), "task": self.task}
+        if self.status == "done":
+            out["result"] = {"observed": self.observed, "restored": self.restored, "task": self.task,
+                             "method": self.method, "steps": self.steps, "loss": self.loss}
+        return out
+
+    def work(self, studio: Studio, image: np.ndarray) -> LatentCode:
+        """Restore the observation `image` [r, r, 3]; the code for the session is a W / W+ code (PULSE's z mapped
+        to its w), so the W sliders edit it next."""
+        from ..restore import restore
+
+        G, deg = studio.G, self.degradation
+        target = deg.align_observed(from_uint8(image[None]))
+        passes = 0
+
+        def on_pass(y: torch.Tensor) -> None:
+            nonlocal passes
+            passes += 1
+            loss = float(((y.detach() - target.to(y.device)) ** 2).mean())  # the data term, as the fit sees it
+            self._report(min(passes / self.steps, 1.0) * 0.98, f"step {min(passes, self.steps)}/{self.steps}", loss)
+
+        self._report(0.0, f"fitting {self.task} by {self.method}", None)
+        # Not under the studio's generator lock: a restoration is one call of the library taking tens of seconds,
+        # and the sliders must stay live meanwhile (as auto-labelling does); sharing the cores only slows both.
+        res = restore(G, image[None], Counted(deg, on_pass), method=self.method, steps=self.steps)
+        self.loss = float(res.loss.mean())
+        scale = max(1, G.img_resolution // res.observed.shape[1])
+        self.observed = "data:image/png;base64," + base64.b64encode(encode_png(res.observed[0], scale)).decode("ascii")
+        code = res.code
+        if code.space == "z":
+            with torch.no_grad():
+                code = LatentCode("w", G.ws_of(code)[:, 0].cpu(), meta=dict(code.meta))
+        return code

@@ -31,7 +31,8 @@ class EditState:
     Attributes:
         base: the code being edited (a seed's W code or an inversion's W+ code).
         source: how `base` was made, for the page ({'kind': 'seed', 'seed': 3, 'truncation': 0.7} / 'upload' /
-            'climb' with the 'origin' source and the list of 'climbs').
+            'restore' (a restoration's task and method) / 'climb' with the 'origin' source and the list of
+            'climbs').
         base_scores: the scorer's read-out of the seed or upload before any edit (the page shows changes against
             it; a climb bakes the edit into `base` and keeps these). base_readings: the same image read by the
             scorer and every guard (`Studio.visible_changes` compares against it).

@@ -61,6 +61,14 @@ class UploadSource(_Strict):
     steps: int = Field(ge=0, le=2000)
 
 
+class RestoreSource(_Strict):
+    kind: Literal["restore"]
+    name: str = Field(max_length=80)
+    task: str = Field(max_length=200)
+    method: Literal["wplus", "pulse"]
+    steps: int = Field(ge=1, le=2000)
+
+
 class ClimbStep(_Strict):
     attribute: str = Field(max_length=64)
     distance: Finite = Field(ge=-MAX_CLIMB, le=MAX_CLIMB)
@@ -69,11 +77,11 @@ class ClimbStep(_Strict):
 
 class ClimbSource(_Strict):
     kind: Literal["climb"]
-    origin: Annotated[SeedSource | UploadSource, Field(discriminator="kind")]
+    origin: Annotated[SeedSource | UploadSource | RestoreSource, Field(discriminator="kind")]
     climbs: list[ClimbStep] = Field(max_length=10_000)
 
 
-Source = Annotated[SeedSource | UploadSource | ClimbSource, Field(discriminator="kind")]
+Source = Annotated[SeedSource | UploadSource | RestoreSource | ClimbSource, Field(discriminator="kind")]
 
 
 class TokenCode(_Strict):
@@ -210,7 +218,7 @@ def restore(token: str, studio: Studio,
             studio.slider(key)  # an unknown key: GanlensError naming the known ones
         for spec in st.layers.values():
             if spec.strip():
-                resolve_layers(spec, G.num_ws)
+                resolve_layers(spec, G.w_resolutions)
         unknown = [a for a in st.keep_fixed if a not in studio.boundaries]
         if unknown:
             raise TokenError(f"the page's state keeps {unknown} fixed; this model has no boundary for them")

@@ -1,8 +1,9 @@
 """What the web UI edits with: the generator, its directions, scorer and encoder, and the calls into the library.
 
-Nothing here edits latents itself: `compose` chains `ganlens.edit.mix.crossover`, `Direction.conditioned_on` and
-`ganlens.edit.move`; `read_out` is `Generator.render` of a batch of codes followed by the scorer and the guards
-(the web app feeds it many tabs' codes at once, see `batcher.py`), `render` the same for one code plus its PNG.
+Nothing here edits latents itself: `compose` chains `ganlens.edit.mix.crossover`, `Direction.conditioned_on`,
+`ganlens.edit.move` and, for sliders in style space S, `Generator.to_styles`; `read_out` is `Generator.render` of
+a batch of codes followed by the scorer and the guards (the web app feeds it many tabs' codes at once, see
+`batcher.py`), `render` the same for one code plus its PNG.
 One lock serialises every pass through the generator, because a single pass already uses all of torch's
 threads: two at once only slow both.
 """
@@ -29,6 +30,8 @@ from ..edit.mix import crossover
 from ..errors import GanlensError
 from ..latents import LatentCode
 from ..models.stylegan2 import Generator
+from . import stylespace
+from .stylespace import StyleChannelIndex
 
 
 @dataclass
@@ -36,11 +39,13 @@ class Slider:
     """One slider of the page: a direction and how to present it.
 
     Attributes:
-        key: stable id used by the API ('attr:smile', 'grad:smile', 'user:my_dir', 'sefa:sefa0').
+        key: stable id used by the API ('attr:smile', 'grad:smile', 'user:my_dir', 'sefa:sefa0',
+            'style:b16.conv1:58').
         label: what the page shows.
         group: 'attribute' (shipped boundary), 'gradient' (shipped layer-wise gradient direction), 'user'
-            (--directions) or 'sefa' (found at start-up).
-        direction: the direction moved along (strengths are in units of its `scale`).
+            (--directions), 'sefa' (found at start-up) or 'style' (one channel of S, listed per attribute on request).
+        direction: the direction moved along (strengths are in units of its `scale`; an S direction's are channel
+            spreads).
     """
 
     key: str
@@ -49,10 +54,12 @@ class Slider:
     direction: Direction
 
     def describe(self, num_ws: int) -> dict:
-        """JSON for the page: key, label, group, default layer range and the auto-label, when there is one."""
-        m = self.direction.metrics
-        return {"key": self.key, "label": self.label, "group": self.group,
-                "layers": describe_layers(self.direction.layers, num_ws),
+        """JSON for the page: key, label, group, default layer range (None for an S direction: its channels name
+        their layers) and the auto-label, when there is one."""
+        d = self.direction
+        m = d.metrics
+        return {"key": self.key, "label": self.label, "group": self.group, "space": d.space,
+                "layers": None if d.space == "s" else describe_layers(d.layers, num_ws),
                 "autolabel": m.get("autolabel"), "label_r": m.get("label_r")}
 
 
@@ -105,6 +112,7 @@ class Studio:
         aligner: a FaceAligner when the faces extra is installed, else None.
         guards: name → further predictor under which a climb holds the ticked attributes too.
         lock: held for every generator / scorer / encoder pass.
+        styles: the style-channel sliders' statistics and per-attribute rankings (made on first request).
     """
 
     G: Generator
@@ -117,6 +125,10 @@ class Studio:
     lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     labels_pending: bool = field(default=False, init=False)
     _conditioned: dict = field(default_factory=dict, init=False, repr=False)
+    styles: StyleChannelIndex = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.styles = StyleChannelIndex(self.G, self.scorer)
 
     # ---- building ---------------------------------------------------------------------------------------------
 
@@ -146,6 +158,7 @@ class Studio:
         sliders.update({f"grad:{a}": Slider(f"grad:{a}", a, "gradient", d)
                         for a, d in load_bundled(G.name, "gradient").items()})
         for d in load_directions(directions) if directions else []:
+            _check_style_direction(d, G)
             key = _unique(f"user:{d.name}", sliders)
             sliders[key] = Slider(key, _label(d), "user", d)
         for d in sefa(G, "all", sefa_num) if sefa_num else []:
@@ -187,13 +200,15 @@ class Studio:
             for a in self.scorer.attributes]
         return {
             "model": G.name, "resolution": G.img_resolution, "num_ws": G.num_ws,
-            "layer_presets": {k: describe_layers(v, G.num_ws) for k, v in presets(G.num_ws).items()},
+            "layer_presets": {k: describe_layers(v, G.num_ws) for k, v in presets(G.w_resolutions).items()},
             "sliders": [s.describe(G.num_ws) for s in self.sliders.values()],
             "attributes": attrs, "labels_pending": self.labels_pending,
             "methods": [m for m in ("encoder", "hybrid", "optim") if m == "optim" or self.encoder is not None],
             "align_available": self.aligner is not None,
             "climb_available": self.scorer is not None and is_differentiable(self.scorer),
             "climb_guards": sorted(self.guards),
+            "style": self.styles.describe(),
+            "restore": restore_info(G),
         }
 
     # ---- codes ---------------------------------------------------------------------------------------------
@@ -204,10 +219,18 @@ class Studio:
             return self.G.sample(1, seed=seed, truncation_psi=truncation, space="w")
 
     def slider(self, key: str) -> Slider:
-        """The slider `key`, or a GanlensError listing the known keys."""
+        """The slider `key` (a style channel's is made on first use), or a GanlensError listing the known keys."""
+        if key.startswith(stylespace.PREFIX) and key not in self.sliders:
+            label = key[len(stylespace.PREFIX):]
+            return Slider(key, label, "style", self.styles.direction(key))
         if key not in self.sliders:
-            raise GanlensError(f"unknown direction {key!r}; known: {', '.join(self.sliders)}")
+            raise GanlensError(f"unknown direction {key!r}; known: {', '.join(self.sliders)} and style channels "
+                               "'style:LAYER:INDEX'")
         return self.sliders[key]
+
+    def in_style_space(self, key: str) -> bool:
+        """Whether slider `key` moves S (a style channel, or a user's S direction file)."""
+        return self.slider(key).direction.space == "s"
 
     def direction(self, key: str, keep_fixed: tuple[str, ...]) -> Direction:
         """The slider's direction, made orthogonal to the kept-fixed attributes' boundaries (cached)."""
@@ -223,15 +246,32 @@ class Studio:
     def compose(self, base: LatentCode, strengths: dict[str, float], layers: dict[str, str],
                 keep_fixed: tuple[str, ...] = (), second: LatentCode | None = None,
                 mix_layers: str | None = None) -> LatentCode:
-        """The edited code: `base` crossed with `second` on `mix_layers` (if given), then moved along each slider."""
-        num_ws = self.G.num_ws
+        """The edited code: `base` crossed with `second` on `mix_layers` (if given), then moved along each slider.
+
+        Sliders in S move the code's style-space image (`G.to_styles`) after every W slider has moved it, as
+        `ganlens edit` converts codes for an S direction; the result is then an 's' code. Kept-fixed attributes
+        condition W directions only: their boundaries live in W, and a channel's direction is that one channel.
+        """
+        num_ws = self.G.w_resolutions  # preset names follow the architecture
         code = base
         if second is not None and mix_layers:
             code = crossover(code, second, mix_layers, num_ws)
+        in_s = []
         for key, strength in strengths.items():
-            if strength:
-                spec = layers.get(key) or None
-                code = move(code, self.direction(key, keep_fixed), [strength], layers=spec, num_ws=num_ws)
+            if not strength:
+                continue
+            if self.in_style_space(key):
+                in_s.append((key, strength))
+                continue
+            spec = layers.get(key) or None
+            code = move(code, self.direction(key, keep_fixed), [strength], layers=spec, num_ws=num_ws)
+        if in_s:
+            code = self.G.to_styles(code)
+            for key, strength in in_s:
+                if (layers.get(key) or "").strip():
+                    raise GanlensError(f"slider {key!r} moves style channels, which name their own layers: it takes "
+                                       "no layer range")
+                code = move(code, self.slider(key).direction, [strength])
         return code
 
     def climb(self, code: LatentCode, attribute: str, distance: float, keep: tuple[str, ...] = ()) -> LatentCode:
@@ -331,6 +371,30 @@ def _label(d: Direction) -> str:
     """A slider's label: the direction's name, and its auto-label with the correlation when it has one."""
     m = d.metrics
     return f"{d.name} ~ {m['autolabel']} ({m['label_r']:+.2f})" if "autolabel" in m else d.name
+
+
+def _check_style_direction(d: Direction, G: Generator) -> None:
+    """Refuse at start-up an S direction file that cannot edit this generator's style codes (rather than at the
+    first slider move)."""
+    if d.space != "s":
+        return
+    if "s" not in getattr(G, "spaces", ()):
+        raise GanlensError(f"direction {d.name!r} lives in style space S, which model {G.name!r} does not have")
+    dim = sum(G.style_dims())
+    if d.dim != dim:
+        raise GanlensError(f"S direction {d.name!r} has dim {d.dim}; model {G.name!r} has {dim} style channels "
+                           f"(found on {d.model!r}?)")
+
+
+def restore_info(G: Generator) -> dict:
+    """The restoration tasks (task → its form) and the methods the page offers for G: those of `ganlens.restore`
+    whose search space G has, except 'dgp', whose per-image generator tuning the shared session renderer cannot
+    carry."""
+    from ..restore import TASKS
+    from ..restore.methods import METHODS, SETTINGS
+
+    methods = [m for m in METHODS if m != "dgp" and SETTINGS[m]["space"] in getattr(G, "spaces", ())]
+    return {"tasks": dict(TASKS), "methods": methods, "descriptions": {m: METHODS[m] for m in methods}}
 
 
 def _unique(key: str, taken: dict) -> str:

@@ -15,6 +15,7 @@ from ...errors import GanlensError
 from ..context import Ctx, Leased
 from ..schemas import ClimbRequest, EditRequest, MorphRequest
 from ..session import EditState, with_strengths
+from ..stylespace import PREFIX as STYLE_PREFIX
 
 router = APIRouter(prefix="/api/sessions")
 
@@ -24,9 +25,12 @@ def edit(req: EditRequest, session: Leased, ctx: Ctx) -> JSONResponse:
     """A partial update of the edit (a slider move); `commit: false` for previews during a drag."""
     t0 = time.perf_counter()
     studio = ctx.studio
-    for spec in (req.layers or {}).values():
+    for key, spec in (req.layers or {}).items():
         if spec.strip():
-            resolve_layers(spec, studio.G.num_ws)  # raises a message naming the valid range
+            if key.startswith(STYLE_PREFIX) or (key in studio.sliders and studio.in_style_space(key)):
+                raise GanlensError(f"slider {key!r} moves style channels, which name their own layers: it takes no "
+                                   "layer range")
+            resolve_layers(spec, studio.G.w_resolutions)  # raises a message naming the valid range
     unknown = [a for a in req.keep_fixed or [] if a not in studio.boundaries]
     if unknown:
         raise GanlensError(f"cannot keep {unknown} fixed: only attributes with a shipped boundary can be "
@@ -53,6 +57,11 @@ def climb(req: ClimbRequest, session: Leased, ctx: Ctx) -> JSONResponse:
     keep = state.keep_fixed
     if req.attribute in keep:
         raise GanlensError(f"{req.attribute!r} is ticked to stay fixed: untick it to climb it")
+    moved_in_s = sorted(k for k, v in state.strengths.items() if v and ctx.studio.in_style_space(k))
+    if moved_in_s:
+        # A climb follows the gradient in W and bakes the edit into a W code; an edit in S has no W code to bake.
+        raise GanlensError(f"climbing works in W, and the sliders {', '.join(moved_in_s)} edit style space S: set "
+                           "them to 0 (or Reset) before climbing")
     moved = ctx.studio.climb(ctx.composed(state), req.attribute, req.distance, keep)
     origin = state.source.get("origin", state.source)  # climbs stack on the seed or upload they started from
     source = {"kind": "climb", "origin": origin,
@@ -74,8 +83,12 @@ def morph(req: MorphRequest, session: Leased, ctx: Ctx) -> JSONResponse:
     state = session.state
     if state.second is None:
         raise GanlensError("choose a second image (seed or upload) to morph to")
-    num_ws = ctx.studio.G.num_ws
-    a, b = ctx.current_code(session).to_wplus(num_ws), state.second.to_wplus(num_ws)
+    G = ctx.studio.G
+    a = ctx.current_code(session)
+    if a.space == "s":  # style-channel sliders are moved: morph in S, to the second image's style code
+        b = G.to_styles(state.second)
+    else:
+        a, b = a.to_wplus(G.num_ws), state.second.to_wplus(G.num_ws)
     frames = ctx.studio.render_frames(interpolate(a, b, req.frames))
     with tempfile.TemporaryDirectory(prefix="ganlens-morph-") as tmp:
         path = save_animation(frames, Path(tmp) / "morph.gif", fps=req.fps, scale=4)

@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 let info = null;
 let sid = null;
 let version = -1;
+let lastState = null;  // the newest view's state: sliders built later (style channels) start from its strengths
 // The state token of the newest view: the server re-creates this tab's session from it when it has dropped the
 // session (memory bound, idle time) or restarted. Kept in sessionStorage too, so a reload of the tab keeps its work.
 let token = null;
@@ -116,6 +117,7 @@ function applyView(view, syncControls) {
   $("download-png").href = sessionUrl(`/image.png?scale=4&v=${view.version}`);
   $("download-latent").href = sessionUrl(`/latent.npz?v=${view.version}`);
   const st = view.state;
+  lastState = st;
   const src = st.source;
   $("source-text").textContent = describeSource(src);
   showScores(view.scores, st.base_scores, st.keep_fixed, view.visible || {});
@@ -129,6 +131,7 @@ function applyView(view, syncControls) {
     for (const el of document.querySelectorAll(".slider input[type=text]")) {
       el.value = st.layers[el.dataset.key] || el.dataset.default;
     }
+    showStyleMoves(st.strengths);
     $("mix").value = st.mix_layers || "";
     if (src.kind === "seed") {
       $("seed").value = src.seed;
@@ -144,6 +147,7 @@ function describeSource(src) {
       (c.keep.length ? ` (keeping ${c.keep.join(", ")})` : ""));
     return `${describeSource(src.origin)}; climbed ${climbs.join(", then ")}`;
   }
+  if (src.kind === "restore") return `restored ${src.name} (${src.task} by ${src.method}, ${src.steps} steps)`;
   return src.kind === "seed"
     ? `seed ${src.seed}, truncation ${src.truncation.toFixed(2)}`
     : `uploaded ${src.name}, inverted by ${src.method}`;
@@ -231,6 +235,37 @@ async function pumpEdits() {
   }
 }
 
+function addSlider(box, s) {
+  // One slider row: label, range, value and, for directions in W, the layer-range field (an S direction's
+  // channels name their own layers, so it has none).
+  const row = document.createElement("div");
+  row.className = "slider";
+  row.innerHTML = `<label for="slider-${s.key}" id="label-${s.key}"></label>` +
+    `<input type="range" id="slider-${s.key}" min="-5" max="5" step="0.1" value="0">` +
+    `<output id="value-${s.key}">0.0</output>` +
+    (s.layers === null ? "<span></span>"
+      : `<input type="text" id="layers-${s.key}" list="layer-options" title="layers this slider moves (e.g. all, coarse, 0-3)">`);
+  box.appendChild(row);
+  $(`label-${s.key}`).textContent = s.label;
+  $(`label-${s.key}`).title = s.title || s.label;
+  const range = $(`slider-${s.key}`);
+  range.dataset.key = s.key;
+  const value = (lastState && lastState.strengths[s.key]) || 0;
+  range.value = value;
+  $(`value-${s.key}`).textContent = Number(value).toFixed(1);
+  range.addEventListener("input", () => {
+    $(`value-${s.key}`).textContent = Number(range.value).toFixed(1);
+    queueEdit({ strengths: { [s.key]: Number(range.value) } }, false);
+  });
+  range.addEventListener("change", () => queueEdit({ strengths: { [s.key]: Number(range.value) } }, true));
+  if (s.layers === null) return;
+  const layers = $(`layers-${s.key}`);
+  layers.dataset.key = s.key;
+  layers.dataset.default = s.layers;
+  layers.value = s.layers;
+  layers.addEventListener("change", () => queueEdit({ layers: { [s.key]: layers.value.trim() } }, true));
+}
+
 function buildSliders() {
   const box = $("sliders");
   box.innerHTML = "";
@@ -247,26 +282,7 @@ function buildSliders() {
       h.textContent = titles[group] || group;
       box.appendChild(h);
     }
-    const row = document.createElement("div");
-    row.className = "slider";
-    row.innerHTML = `<label for="slider-${s.key}" id="label-${s.key}"></label>` +
-      `<input type="range" id="slider-${s.key}" min="-5" max="5" step="0.1" value="0">` +
-      `<output id="value-${s.key}">0.0</output>` +
-      `<input type="text" id="layers-${s.key}" list="layer-options" title="layers this slider moves (e.g. all, coarse, 0-3)">`;
-    box.appendChild(row);
-    $(`label-${s.key}`).textContent = $(`label-${s.key}`).title = s.label;
-    const range = $(`slider-${s.key}`);
-    range.dataset.key = s.key;
-    range.addEventListener("input", () => {
-      $(`value-${s.key}`).textContent = Number(range.value).toFixed(1);
-      queueEdit({ strengths: { [s.key]: Number(range.value) } }, false);
-    });
-    range.addEventListener("change", () => queueEdit({ strengths: { [s.key]: Number(range.value) } }, true));
-    const layers = $(`layers-${s.key}`);
-    layers.dataset.key = s.key;
-    layers.dataset.default = s.layers;
-    layers.value = s.layers;
-    layers.addEventListener("change", () => queueEdit({ layers: { [s.key]: layers.value.trim() } }, true));
+    addSlider(box, s);
   }
   const options = $("layer-options");
   options.innerHTML = "";
@@ -289,6 +305,63 @@ async function refreshLabels() {
     $("labels-pending").hidden = !fresh.labels_pending;
     if (fresh.labels_pending) setTimeout(refreshLabels, 3000);
   } catch (e) { /* the next action reports a dead server */ }
+}
+
+// ---- style channels (StyleSpace): the top channels of S for one attribute, as sliders --------------------------
+
+async function loadStyleChannels() {
+  const attribute = $("style-attribute").value;
+  const box = $("style-sliders");
+  box.innerHTML = "";
+  if (!attribute) return;
+  $("style-pending").hidden = false;  // the first list of an attribute is ranked on the server (seconds)
+  try {
+    const res = await api("GET", `/api/stylespace/${encodeURIComponent(attribute)}`);
+    if ($("style-attribute").value !== attribute) return;  // another attribute was chosen meanwhile
+    for (const c of res.channels) {
+      const way = c.sensitivity > 0 ? "+" : "\u2212";
+      addSlider(box, {
+        key: c.key, layers: null, label: `${c.channel} (${attribute} \u2191 with ${way})`,
+        title: `channel ${c.index} of layer ${c.layer}; one unit is its spread (${c.spread.toPrecision(3)}); ` +
+          `${attribute} changes by ${c.sensitivity.toPrecision(3)} per spread`,
+      });
+    }
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    $("style-pending").hidden = true;
+    if (lastState) showStyleMoves(lastState.strengths);
+  }
+}
+
+function showStyleMoves(strengths) {
+  // Channels moved but not among the sliders shown (another attribute's): listed, so that nothing is hidden.
+  const shown = new Set([...document.querySelectorAll("#style-sliders input[type=range]")].map((el) => el.dataset.key));
+  const others = Object.entries(strengths).filter(([k, v]) => k.startsWith("style:") && v && !shown.has(k));
+  $("style-others").textContent = others.length
+    ? `also moved: ${others.map(([k, v]) => `${k.slice(6)} ${v > 0 ? "+" : ""}${v}`).join(", ")} (Reset clears them)` : "";
+}
+
+// ---- restoration: a damaged upload restored with the GAN as the prior ------------------------------------------
+
+async function restoreUpload(file) {
+  clearError();
+  const form = new FormData();
+  form.append("file", file, file.name);
+  form.append("task", $("restore-task").value.trim());
+  form.append("method", $("restore-method").value);
+  form.append("steps", $("restore-steps").value);
+  setProgress(0, `uploading ${file.name}`);
+  try {
+    const { job } = await sessionApi("POST", "/restoration", form);
+    const finished = await followJob(job);
+    $("restore-observed").src = finished.result.observed;
+    $("restore-restored").src = finished.result.restored;
+    $("restore-result").hidden = false;
+  } catch (e) {
+    $("progress").hidden = true;
+    showError(e.message);
+  }
 }
 
 // ---- seeds, uploads, inversion progress ---------------------------------------------------------------------
@@ -336,6 +409,7 @@ async function followJob(job) {
   setProgress(1, `${job.method}: done`);
   $("progress").dataset.status = "done";
   applyView(job.view, true);  // the finished job's answer carries the view (and its state token)
+  return job;
 }
 
 function wireDrop(zone, input) {
@@ -422,6 +496,26 @@ async function start() {
   }
   $("climb").addEventListener("click", climb);
   buildSliders();
+  $("style-box").hidden = !info.style.available;
+  for (const a of info.style.attributes) {
+    const o = document.createElement("option");
+    o.value = o.textContent = a;
+    $("style-attribute").appendChild(o);
+  }
+  $("style-attribute").addEventListener("change", loadStyleChannels);
+  $("restore-box").hidden = !info.restore.methods.length;
+  $("restore-forms").textContent = Object.values(info.restore.tasks).join("; ");
+  for (const m of info.restore.methods) {
+    const o = document.createElement("option");
+    o.value = o.textContent = m;
+    o.title = info.restore.descriptions[m];
+    $("restore-method").appendChild(o);
+  }
+  $("restore-file").addEventListener("change", () => {
+    const input = $("restore-file");
+    if (input.files.length) restoreUpload(input.files[0]);
+    input.value = "";
+  });
   $("truncation").addEventListener("input", () => { $("truncation-value").textContent = Number($("truncation").value).toFixed(2); });
   $("truncation").addEventListener("change", () => loadSeed("a"));
   $("seed-load").addEventListener("click", () => loadSeed("a"));
