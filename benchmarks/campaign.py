@@ -92,7 +92,7 @@ def curve_point(snapshot: Path, real_feats: np.ndarray, real_scores: dict, score
     from scipy.stats import wasserstein_distance
 
     G = ganlens.load(str(snapshot))
-    fake = G.render(G.sample(n, seed=0), batch_size=250, precision="bf16")
+    fake = G.render(G.sample(n, seed=0), batch_size=250, precision="auto")
     s = scorer(fake)
     return {"kimg": G.provenance["training"]["kimg"], "wall_s": G.provenance["training"]["wall_time_s"],
             "predictor_fd": frechet_distance(scorer.features(fake), real_feats),

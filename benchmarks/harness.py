@@ -90,6 +90,17 @@ def generator_hash(source: str | Path | Generator) -> str | None:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), which decides e.g. whether bf16 runs natively."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def provenance(generators: Iterable[str | Path | Generator] = ()) -> dict:
     """What produced a result: the commit and whether the working tree differed from it when the run started, the
     command, the machine, when it was written, and the checkpoint hash of each of `generators` (`generator_hash`)."""
@@ -98,7 +109,8 @@ def provenance(generators: Iterable[str | Path | Generator] = ()) -> dict:
     return {
         **_AT_START,
         "command": shlex.join([sys.executable, *sys.argv]),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu_count": os.cpu_count(), "cpu": cpu_model(),
+                    "cpu_capability": torch.backends.cpu.get_cpu_capability(), "platform": platform.platform(),
                     "python": platform.python_version(), "torch": torch.__version__,
                     "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"},
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),

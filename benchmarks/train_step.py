@@ -70,7 +70,7 @@ def profile_iteration(run, sync, cuda: bool) -> dict:
 
 
 def time_step(shape: dict, step: str, dev: torch.device, batch: int, repeats: int, pl_weight: float,
-              profile: bool) -> dict:
+              profile: bool, bf16: bool = True) -> dict:
     """Median milliseconds of plain, R1 and path-length iterations of one step kind on one shape."""
     cfg = TrainConfig(data="", out="", batch=batch, step=step, pl_weight=pl_weight, **shape)
     torch.manual_seed(0)
@@ -78,7 +78,7 @@ def time_step(shape: dict, step: str, dev: torch.device, batch: int, repeats: in
     G.to(dev).train()
     D.to(dev).train()
     G_opt, D_opt = build_optimizers(cfg, G, D)
-    stepper = AdversarialStep(cfg, G, D, G_opt, D_opt, dev, use_bf16=True)
+    stepper = AdversarialStep(cfg, G, D, G_opt, D_opt, dev, use_bf16=bf16)
     real = torch.randn(batch, 3, 64, 64, device=dev).contiguous(memory_format=torch.channels_last)
 
     def sync() -> None:
@@ -122,6 +122,8 @@ def main() -> None:
     ap.add_argument("--shapes", default=",".join(SHAPES), help=f"comma list of: {', '.join(SHAPES)}")
     ap.add_argument("--steps", default="reference,fast", help="comma list of: reference, fast")
     ap.add_argument("--pl-weight", type=float, default=0.0, help="time the path-length step too (weight > 0)")
+    ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
+                    help="autocast precision of the step (bf16 is fast only where the CPU has bf16 instructions)")
     ap.add_argument("--out", default=None, help="default: results/train_step-<cpu|cuda>.json")
     ap.add_argument("--profile", action="store_true", help="also split one fast iteration by operation kind")
     args = ap.parse_args()
@@ -130,12 +132,13 @@ def main() -> None:
     dev = torch.device(args.device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    result = {"device": device_name(dev), "batch": args.batch, "pl_weight": args.pl_weight, "shapes": {}}
+    result = {"device": device_name(dev), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+              "precision": args.precision, "batch": args.batch, "pl_weight": args.pl_weight, "shapes": {}}
     for name in args.shapes.split(","):
         row = {"config": SHAPES[name]}
         for step in args.steps.split(","):
             row[step] = time_step(SHAPES[name], step, dev, args.batch, args.repeats, args.pl_weight,
-                                  args.profile and step == "fast")
+                                  args.profile and step == "fast", bf16=args.precision == "bf16")
             print(f"{name:8s} {step:9s} {row[step]['ms_per_iteration']:8.1f} ms/iteration  "
                   f"{row[step]['kimg_per_hour']:7.1f} kimg/h", flush=True)
         if "reference" in row and "fast" in row:

@@ -299,3 +299,23 @@ def test_bf16_render_is_close_to_fp32():
     G.precision = "bf16"
     assert np.array_equal(G.render(code), b) and np.array_equal(G.render(code, precision="fp32"), a)
     assert G.synthesize(code).dtype == torch.float32
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(tmp_path, monkeypatch):
+    """'auto' renders in bf16 on a CPU with bf16 instructions and in fp32 elsewhere (where bf16 is emulated and
+    slower), read from the CPU's flags; the same for the GAN and control training configs' default."""
+    from ganlens.models import precision as P
+
+    amd, intel = tmp_path / "amd", tmp_path / "intel"
+    amd.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma f16c\n")
+    intel.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_tile amx_bf16\n")
+    assert not P.cpu_has_bf16(str(amd)) and P.cpu_has_bf16(str(intel))
+    assert not P.cpu_has_bf16(str(tmp_path / "missing"))  # not Linux: fp32, never the slow choice
+    G = ganlens.load("random-tiny")
+    code = G.sample(3, seed=5)
+    fp32, bf16 = G.render(code, precision="fp32"), G.render(code, precision="bf16")
+    for has, expected in ((False, fp32), (True, bf16)):
+        monkeypatch.setattr(P, "cpu_has_bf16", lambda has=has: has)
+        assert P.fast_precision("cpu") == ("bf16" if has else "fp32")
+        assert np.array_equal(G.render(code, precision="auto"), expected)
+    assert P.fast_precision("cuda") == "bf16"

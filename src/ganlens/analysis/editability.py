@@ -90,7 +90,7 @@ def direction_spread(codes: LatentCode, direction: Direction) -> float:
 
 def measure_visible(G, codes: LatentCode, direction: Direction, attribute: str, scorers: list[str | Scorer], *,
                     strength: float = 2.5, sigma: float | None = None, min_change: float = 0.15, room: float = 0.2,
-                    precision: str | None = "bf16") -> EditShare:
+                    precision: str | None = "auto") -> EditShare:
     """Move `codes` by `strength` σ along `direction` (σ: `direction_spread` of the codes unless given) and count
     the visible changes of `attribute` under every scorer (the first is the main reader)."""
     labels = [s if isinstance(s, str) else f"{type(s).__name__}{i}" for i, s in enumerate(scorers)]
@@ -113,7 +113,7 @@ def measure_visible(G, codes: LatentCode, direction: Direction, attribute: str, 
 
 def visible_edit_share(G, attribute: str, scorers: list[str | Scorer], *, fit_samples: int = 2000,
                        test_samples: int = 500, strength: float = 2.5, min_change: float = 0.15, room: float = 0.2,
-                       fit_seed: int = 0, test_seed: int = 1, precision: str | None = "bf16") -> EditShare:
+                       fit_seed: int = 0, test_seed: int = 1, precision: str | None = "auto") -> EditShare:
     """Fit a W boundary for `attribute` with the first scorer on `fit_samples` codes (σ: their spread along it),
     move `test_samples` fresh codes by `strength` σ along it, and count the visible changes under every scorer."""
     main = resolve_scorer(scorers[0])

@@ -25,6 +25,7 @@ from ..bundled import encoder_file
 from ..errors import CheckpointError, GanlensError, LatentError
 from ..io.tensorfile import read_tensor_file, write_tensor_file
 from ..latents import LatentCode, broadcast_w
+from ..models.precision import fast_precision
 from ..models.stylegan2 import Generator
 
 FORMAT = "ganlens.encoder"
@@ -159,13 +160,14 @@ class Encoder(nn.Module):
 
     @torch.no_grad()
     def invert(self, images, G: Generator | None = None, iterations: int = 1, batch_size: int = 256,
-               precision: str = "bf16") -> LatentCode:
+               precision: str = "auto") -> LatentCode:
         """Invert images: uint8 [N, R, R, 3] or float [N, 3, R, R] in [-1, 1] → LatentCode('w+').
 
         Args:
             G: the generator; needed only for iterations > 1 (to render each refinement's input).
             iterations: 1 = a pSp single pass; more = ReStyle refinement steps.
-            precision: 'bf16' autocast (the encoder's training tolerates it; much faster on CPU) or 'fp32'.
+            precision: 'bf16' (the encoder's training tolerates it; much faster where the hardware has bf16), 'fp32',
+                or 'auto' (bf16 only where it is fast; `ganlens.models.precision`).
         """
         from .optimize import as_target_tensor
 
@@ -175,8 +177,10 @@ class Encoder(nn.Module):
             if G is None:
                 raise GanlensError("ReStyle refinement (iterations > 1) renders each step: pass the generator G")
             self._check_generator(G)
-        if precision not in ("bf16", "fp32"):
-            raise GanlensError(f"precision must be 'bf16' or 'fp32', got {precision!r}")
+        if precision not in ("bf16", "fp32", "auto"):
+            raise GanlensError(f"precision must be 'bf16', 'fp32' or 'auto', got {precision!r}")
+        if precision == "auto":
+            precision = fast_precision(self.w_avg.device)
         x_all = as_target_tensor(images, self.resolution).to(self.w_avg.device)
         # bf16: a converted copy rather than autocast, which would re-cast every weight on every call.
         net = copy.deepcopy(self).to(torch.bfloat16) if precision == "bf16" else self

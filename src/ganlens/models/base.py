@@ -19,9 +19,10 @@ from torch import nn
 from ..errors import InputError, LatentError, UnknownNameError
 from ..latents import LatentCode, broadcast_w, check_truncation, layer_resolutions
 from .layers import seeded_normal
+from .precision import fast_precision
 
 NOISE_MODES = ("const", "random", "none")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 class GeneratorMixin:
@@ -139,12 +140,10 @@ class GeneratorMixin:
                    precision: str | None = None) -> torch.Tensor:
         """Float32 images [N, C, R, R] in about [-1, 1] for a code in a supported space (batched; gradients flow).
 
-        precision: 'fp32' or 'bf16' (bfloat16 autocast, faster on the CPU and within a few grey levels);
-        None: `self.precision`.
+        precision: 'fp32', 'bf16' (bfloat16 autocast: within a few grey levels, and faster where the hardware has
+        bf16) or 'auto' (bf16 only where it is faster); None: `self.precision`.
         """
-        precision = precision or self.precision
-        if precision not in PRECISIONS:
-            raise UnknownNameError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        precision = self.resolve_precision(precision)
         self.check_space(code.space)
         outs = []
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
@@ -153,6 +152,13 @@ class GeneratorMixin:
                 outs.append(self.synthesis(self.ws_of(part), noise_mode=noise_mode,
                                            noise=slice_noise(code.noise, i, batch_size)).float())
         return torch.cat(outs) if outs else torch.empty(0, self.img_channels, self.img_resolution, self.img_resolution)
+
+    def resolve_precision(self, precision: str | None) -> str:
+        """'fp32' or 'bf16' for a requested precision (None: `self.precision`; 'auto': the fast one here)."""
+        precision = precision or self.precision
+        if precision not in PRECISIONS:
+            raise UnknownNameError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        return fast_precision(self.device) if precision == "auto" else precision
 
     @torch.no_grad()
     def render(self, code: LatentCode, noise_mode: str = "const", batch_size: int = 64,

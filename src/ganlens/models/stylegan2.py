@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import InputError, LatentError, UnknownNameError
 from ..latents import LatentCode, broadcast_w
-from .base import NOISE_MODES, PRECISIONS, GeneratorMixin
+from .base import NOISE_MODES, GeneratorMixin
 from .layers import (
     FullyConnectedLayer,
     modulated_conv2d,
@@ -361,9 +361,7 @@ class Generator(GeneratorMixin, nn.Module):
         flow). precision: 'fp32' or 'bf16' (see `GeneratorMixin.synthesize`); None: `self.precision`."""
         if code.space != "s":
             return super().synthesize(code, noise_mode=noise_mode, batch_size=batch_size, precision=precision)
-        precision = precision or self.precision
-        if precision not in PRECISIONS:
-            raise UnknownNameError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        precision = self.resolve_precision(precision)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             return self.synthesis(styles=code.split_styles(self), noise_mode=noise_mode, noise=code.noise).float()
 

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InputError, LatentError, UnknownNameError
+from ..errors import InputError, LatentError
 from ..latents import LatentCode
-from .base import PRECISIONS, GeneratorMixin, check_noise_mode, check_ws, slice_noise
+from .base import GeneratorMixin, check_noise_mode, check_ws, slice_noise
 from .layers import FullyConnectedLayer, demodulation_coefficients, upfirdn2d
 from .stylegan2 import MappingNetwork as _StyleGAN2Mapping
 
@@ -617,9 +617,7 @@ class Generator(GeneratorMixin, nn.Module):
         precision: 'fp32' or 'bf16' (autocast), None: `self.precision`. transform: (tx, ty, angle) for these
         images only (as `set_transform`; the generator is not changed), or None for the stored transform.
         """
-        precision = precision or self.precision
-        if precision not in PRECISIONS:
-            raise UnknownNameError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        precision = self.resolve_precision(precision)
         self.check_space(code.space)
         matrix = self._transform_matrix(transform)
         outs = []

@@ -33,6 +33,7 @@ from ..errors import GanlensError
 from ..io.files import atomic_write_json
 from ..io.images import make_grid, save_image, to_uint8
 from ..models.discriminator import Discriminator
+from ..models.precision import bf16_is_fast
 from ..models.registry import load
 from ..scorers.predictor import load_scorer
 from ..synthdata.dataset import build_dataset
@@ -64,7 +65,7 @@ class ControlTrainConfig:
     total_steps: int = 5000
     snapshot_steps: int = 25
     max_minutes: float | None = None
-    precision: str = "bf16"
+    precision: str = "auto"  # auto: bf16 where the hardware has it (ganlens.models.precision), else fp32
     threads: int | None = None
     seed: int = 0
     extra_provenance: dict = field(default_factory=dict)
@@ -83,7 +84,7 @@ def train_control(cfg: ControlTrainConfig, progress: bool = True) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    use_bf16 = cfg.precision == "bf16"
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_is_fast("cpu"))
 
     data_path = Path(cfg.data) if cfg.data else out / "data.npz"
     if cfg.data is None and not data_path.exists():

@@ -29,6 +29,7 @@ from ..io.images import make_grid, save_image, to_uint8
 from ..models.discriminator import Discriminator
 from ..models.layers import reference_ops
 from ..models.native import save_generator
+from ..models.precision import bf16_is_fast
 from ..models.stylegan2 import Generator
 
 STATE_PARTS = ("G", "D", "G_ema", "G_opt", "D_opt", "progress")
@@ -63,7 +64,7 @@ class TrainConfig:
     total_kimg: float = 750.0
     snapshot_kimg: float = 25.0
     max_minutes: float | None = None
-    precision: str = "auto"  # auto: bf16 autocast on CPU and CUDA; fp32 otherwise
+    precision: str = "auto"  # auto: bf16 autocast on CUDA and on CPUs with bf16 instructions; fp32 otherwise
     # 'fast': one G forward serves the D step and then the G step, D reads fakes and reals in one pass, networks
     # channels-last, the fast layer ops. 'reference': the step as it was before (a G forward per step, two D
     # passes, NCHW, reference ops), kept so benchmarks/train_step.py can time both in one run.
@@ -345,7 +346,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type in ("cpu", "cuda"))
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_is_fast(device))
 
     images_np = load_training_images(cfg.data)
     n_data, res, _, channels = images_np.shape

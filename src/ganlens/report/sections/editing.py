@@ -28,7 +28,7 @@ def section_boundaries(ctx: DemoContext, report: Report, s: Section) -> None:
                        "measured when they were fitted (InterFaceGAN recipe, linear SVM in W).")
         source = "shipped"
     else:
-        scored = score(G, n, scorer, seed=4242, batch_size=250, precision="bf16")
+        scored = score(G, n, scorer, seed=4242, batch_size=250, precision="auto")
         codes, sc = scored.codes, scored.scores
         w = codes.tensor.numpy().astype(np.float64)
         for name in scorer.names:
