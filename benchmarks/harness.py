@@ -153,7 +153,22 @@ def arguments(description: str | None, result: str | Path, threads: int = 2) -> 
     return ap
 
 
-def load_measured(model: str, threads: int, precision: str | None = "bf16") -> Generator:
+def factor_error(scorer, clean, restored) -> dict[str, float]:
+    """Per factor: flip share (binary) or mean |change| / range (continuous), as the predictor reads both images."""
+    import numpy as np
+
+    a, b = scorer.readable(scorer(clean)), scorer.readable(scorer(restored))
+    out = {}
+    for name in scorer.names:
+        info = scorer.info(name)
+        if info.kind == "binary":
+            out[name] = float(np.mean((a[name] > 0.5) != (b[name] > 0.5)))
+        else:
+            out[name] = float(np.mean(np.abs(a[name] - b[name])) / (info.high - info.low))
+    return out
+
+
+def load_measured(model: str, threads: int, precision: str | None = "auto") -> Generator:
     """The generator a measurement runs on, on `threads` torch threads, synthesising at `precision`."""
     import torch
 

@@ -25,24 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from harness import ROOT, arguments, write_result
+from harness import ROOT, arguments, factor_error, write_result
 
 TASKS = ["sr:4", "sr:8", "colorize", "denoise:0.1", "denoise:0.2", "inpaint:0.25,0.25,0.75,0.75", "sr:4+denoise:0.05"]
 METHODS = ["wplus", "pulse", "dgp"]
 FACTOR_BAR_TASKS = ("sr:8", "inpaint:0.25,0.25,0.75,0.75")
-
-
-def factor_error(scorer, clean: np.ndarray, restored: np.ndarray) -> dict[str, float]:
-    """Per factor: flip share (binary) or mean |change| / range (continuous), as the predictor reads both images."""
-    a, b = scorer.readable(scorer(clean)), scorer.readable(scorer(restored))
-    out = {}
-    for name in scorer.names:
-        info = scorer.info(name)
-        if info.kind == "binary":
-            out[name] = float(np.mean((a[name] > 0.5) != (b[name] > 0.5)))
-        else:
-            out[name] = float(np.mean(np.abs(a[name] - b[name])) / (info.high - info.low))
-    return out
 
 
 def score_cell(clean: np.ndarray, restored: np.ndarray, scorer, seconds: float) -> dict:

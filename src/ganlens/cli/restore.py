@@ -198,7 +198,7 @@ def fix(model, seeds, strengths, boundary, reference, features, samples, keep, s
     codes = LatentCode("w", torch.cat([G.sample(1, seed=s).tensor for s in seed_list]), meta={"seeds": seed_list})
     grid, rows = [], []
     for a in amounts:
-        c = correct(codes, direction, a, num_ws=G.num_ws)
+        c = correct(codes, direction, a, num_ws=G.w_resolutions)
         grid.append(G.render(c))
         rows.append(realism_of(G, c, realism))
     images = np.stack(grid, axis=1).reshape(-1, *grid[0].shape[1:])

@@ -21,7 +21,7 @@ from ..directions.direction import Direction
 from ..directions.svm import fit_boundary
 from ..edit.linear import move
 from ..errors import InputError, ShapeError
-from ..latents import LatentCode
+from ..latents import LatentCode, Layout
 from ..models.stylegan2 import Generator
 
 Embed = Callable[[np.ndarray], np.ndarray]  # uint8 images [N, H, W, 3] → features [N, D]
@@ -115,7 +115,7 @@ def quality_boundary(G: Generator, realism: RealismScore, n: int = 5000, seed: i
     return replace(d, scale=float(np.std(codes.tensor.double().numpy() @ d.vector)))
 
 
-def correct(codes: LatentCode, direction: Direction, strength: float = 1.0, num_ws: int | None = None) -> LatentCode:
+def correct(codes: LatentCode, direction: Direction, strength: float = 1.0, num_ws: Layout | None = None) -> LatentCode:
     """Move codes along the quality direction by `strength` spreads (towards realism for strength > 0)."""
     out = move(codes, direction, [strength], num_ws=num_ws)
     out.meta["corrected"] = {"direction": direction.name, "strength": strength}
