@@ -128,7 +128,11 @@ def write_result(path: str | Path, doc: dict, generators: Iterable[str | Path | 
     """
     from ganlens.io import atomic_write_json
 
+    earlier = doc.get("provenance")
     doc["provenance"] = provenance(generators)
+    if parts and earlier and "provenance_by_part" not in doc:
+        # The parts this run does not rewrite keep the record of the run(s) that wrote them.
+        doc["provenance_by_part"] = {"earlier": earlier}
     for part in parts:
         doc.setdefault("provenance_by_part", {})[part] = doc["provenance"]
     return atomic_write_json(path, doc)
