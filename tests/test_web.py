@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from web_jobs import wait_job
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -84,17 +85,6 @@ def new_session(client: TestClient, seed: int = SEED) -> dict:
     r = client.post("/api/sessions", json={"seed": seed, "truncation": 0.7})
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def wait_job(client: TestClient, sid: str, job: dict, timeout: float = 60) -> list[dict]:
-    seen = [job]
-    deadline = time.monotonic() + timeout
-    while job["status"] == "running":
-        assert time.monotonic() < deadline, f"inversion did not finish: {job}"
-        time.sleep(0.1)
-        job = client.get(f"/api/sessions/{sid}/jobs/{job['id']}").json()
-        seen.append(job)
-    return seen
 
 
 # ---- API ------------------------------------------------------------------------------------------------------
