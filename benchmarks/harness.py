@@ -15,7 +15,8 @@ import platform
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -183,3 +184,49 @@ def load_measured(model: str, threads: int, precision: str | None = "auto") -> G
     if precision is not None:
         G.precision = precision
     return G
+
+
+def serve_on_free_port(command: Callable[[int], list[str]], timeout: float,
+                       ready: Callable[[dict], bool] = lambda info: True) -> tuple[subprocess.Popen, str]:
+    """Start a web server (`command(port)`, its own process group) on a free loopback port; return it and its URL
+    once /api/info answers and `ready(info)` holds. Exits naming the command if it dies or stays silent."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = command(port)
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with code {proc.returncode}: {' '.join(cmd)}")
+        try:
+            info = httpx.get(f"{url}/api/info", timeout=5)
+            if info.status_code == 200 and ready(info.json()):
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    stop_server(proc)
+    raise SystemExit(f"the server did not answer within {timeout:g} s: {' '.join(cmd)}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server started by `serve_on_free_port` (with --ray it removes its deployment and stops its Ray
+    cluster), then whatever is left of its process group."""
+    import signal
+
+    proc.terminate()
+    try:
+        proc.wait(180)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(30)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

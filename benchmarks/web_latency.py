@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ import torch
 
 from ganlens.web import Studio, create_app
 from ganlens.web.studio import encode_png
-from harness import ROOT, write_result
+from harness import ROOT, serve_on_free_port, stop_server, write_result
 
 
 def stats(ms: list[float]) -> dict:
@@ -65,23 +64,8 @@ def serve(model: str, port: int, threads: int) -> None:
 
 def start_server(model: str, threads: int, timeout: float = 180) -> tuple[subprocess.Popen, str]:
     """Start `serve` in a child process on a free port; return it and its URL once it answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--model", model,
-                             "--threads", str(threads)])
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with code {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/api/info").status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"the server did not answer within {timeout:g} s")
+    return serve_on_free_port(lambda port: [sys.executable, __file__, "--serve", str(port), "--model", model,
+                                            "--threads", str(threads)], timeout)
 
 
 def measure(url: str, moves: int, burst: int, climbs: int) -> dict:
@@ -161,7 +145,7 @@ def main() -> None:
     try:
         doc = measure(url, args.moves, args.burst, args.climbs)
     finally:
-        proc.terminate()
+        stop_server(proc)
         proc.wait(30)
     doc = {
         "what": "slider move redraw latency of the web UI (one session, sequential previews; server in its own "

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from harness import ROOT, write_result
+from harness import ROOT, serve_on_free_port, stop_server, write_result
 
 # RSS is read with the server at rest, this long after the last request: the batcher hands the batches' freed
 # memory back to the system after half a second without work (`ganlens.web.memory.release_free_memory`).
@@ -52,45 +52,13 @@ VARIANTS = {"plain": [], "ray1": ["--ray", "--ray-replicas", "1"], "ray2": ["--r
 def start_server(args, extra: list[str], timeout: float = 600) -> tuple[subprocess.Popen, str]:
     """`ganlens serve` on a free loopback port, with `extra` options; returns it and its URL once it answers and has
     finished labelling its directions."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "ganlens", "serve", "--model", args.model, "--sefa", "0", "--port", str(port),
-           "--threads", str(args.threads), "--max-batch", str(args.max_batch),
-           "--batch-window-ms", str(args.window_ms), *extra]
-    proc = subprocess.Popen(cmd, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with code {proc.returncode}: {' '.join(cmd)}")
-        try:
-            info = httpx.get(f"{url}/api/info", timeout=5)
-            # the server auto-labels directions in the background after start-up: measure after that
-            if info.status_code == 200 and not info.json()["labels_pending"]:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    stop_server(proc)
-    raise SystemExit(f"the server did not answer within {timeout:g} s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """Stop the server (with --ray it removes its deployment and stops its Ray cluster), then whatever is left of
-    its process group."""
-    import signal
-
-    proc.terminate()
-    try:
-        proc.wait(180)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(30)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    return serve_on_free_port(
+        lambda port: [sys.executable, "-m", "ganlens", "serve", "--model", args.model, "--sefa", "0", "--port",
+                      str(port), "--threads", str(args.threads), "--max-batch", str(args.max_batch),
+                      "--batch-window-ms", str(args.window_ms), *extra],
+        timeout,
+        # the server auto-labels directions in the background after start-up: measure after that
+        ready=lambda info: not info["labels_pending"])
 
 
 def rss_mb(pid: int) -> float:
