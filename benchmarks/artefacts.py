@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-from harness import arguments, factor_error, load_measured, write_result
+from harness import arguments, cached_features, factor_error, load_measured, write_result
 
 REFERENCE_SEED, HELD_OUT_SEED = 555, 777
 
@@ -55,7 +54,6 @@ def main() -> None:
     net = f_real_inc = None
     if args.fid:
         from ganlens.metrics.fid import InceptionFeatures
-        from model_quality import cached_features
 
         net = InceptionFeatures("cpu")
         f_real_inc = cached_features(net, real)

