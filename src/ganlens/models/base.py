@@ -1,7 +1,7 @@
 """What every ganlens generator offers on top of its two networks (`mapping`: z → ws, `synthesis`: ws → image):
 seeded sampling into a `LatentCode`, turning codes of any supported space into ws, batched synthesis and rendering.
 
-`GeneratorMixin` holds that logic once for the generators that are not StyleGAN2 (`pggan.PGGANGenerator`,
+`GeneratorMixin` holds that logic once for every generator (StyleGAN2, StyleGAN3, `pggan.PGGANGenerator`,
 `stylegan1.StyleGAN1Generator`); it is mixed in before `nn.Module`. A class using it provides the attributes
 `z_dim`, `w_dim`, `num_ws`, `img_resolution`, `img_channels`, `init_kwargs`, the sub-modules `mapping` (with a
 `w_avg` buffer and the keywords `truncation_psi` / `truncation_cutoff`) and `synthesis` (with `noise_mode`,
@@ -32,6 +32,25 @@ class GeneratorMixin:
     spaces: tuple[str, ...] = ("z", "w", "w+")
     # One line appended to the error for a space this architecture lacks (e.g. why PGGAN has no W).
     space_note: str = ""
+
+    def _assemble(self, mapping_cls: type, synthesis_cls: type, z_dim: int, c_dim: int, w_dim: int,
+                  img_resolution: int, img_channels: int, mapping_kwargs: dict | None,
+                  synthesis_kwargs: dict | None) -> None:
+        """Build `synthesis`, then `mapping` (it needs the synthesis' w count), and record the constructor's
+        arguments in `init_kwargs`, which a saved file restores the generator from. For the StyleGAN2/3 layout."""
+        mapping_kwargs = dict(mapping_kwargs or {})
+        synthesis_kwargs = dict(synthesis_kwargs or {})
+        self.init_kwargs = dict(
+            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+            mapping_kwargs=mapping_kwargs, synthesis_kwargs=synthesis_kwargs,
+        )
+        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
+        self.img_resolution, self.img_channels = img_resolution, img_channels
+        self.synthesis = synthesis_cls(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+                                       **synthesis_kwargs)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = mapping_cls(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
+        self._init_meta()
 
     def _init_meta(self) -> None:
         """The descriptive attributes every generator carries; call at the end of `__init__`."""

@@ -534,19 +534,8 @@ class Generator(GeneratorMixin, nn.Module):
         synthesis_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
-        mapping_kwargs = dict(mapping_kwargs or {})
-        synthesis_kwargs = dict(synthesis_kwargs or {})
-        self.init_kwargs = dict(
-            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-            mapping_kwargs=mapping_kwargs, synthesis_kwargs=synthesis_kwargs,
-        )
-        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
-        self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                          **synthesis_kwargs)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
-        self._init_meta()
+        self._assemble(MappingNetwork, SynthesisNetwork, z_dim, c_dim, w_dim, img_resolution, img_channels,
+                       mapping_kwargs, synthesis_kwargs)
 
 
     @property
