@@ -35,7 +35,9 @@ from harness import ROOT, serve_on_free_port, stop_server, write_result
 
 
 def stats(ms: list[float]) -> dict:
-    """Median, p90, mean, min, max of a list of milliseconds."""
+    """Median, p90, mean, min, max of a list of milliseconds (only the count when nothing was timed)."""
+    if not ms:
+        return {"n": 0}
     a = np.asarray(ms)
     return {"median_ms": round(float(np.median(a)), 2), "p90_ms": round(float(np.percentile(a, 90)), 2),
             "mean_ms": round(float(a.mean()), 2), "min_ms": round(float(a.min()), 2),

@@ -3,12 +3,8 @@ page and API; a slider move is drawn by the deployment. Slow (a Ray cluster star
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 
@@ -16,25 +12,19 @@ pytest.importorskip("ray.serve")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
+# The benchmarks' harness starts and stops `ganlens serve` (and its Ray cluster) the way web_load.py does.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from harness import serve_on_free_port, stop_server  # noqa: E402
+
+
+def serve_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "ganlens", "serve", "--model", "random-tiny", "--sefa", "2", "--port", str(port),
+            "--ray", "--ray-replicas", "1", "--max-batch", "8"]
+
 
 def test_serve_ray_serves_the_page_and_moves_a_slider() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "ganlens", "serve", "--model", "random-tiny", "--sefa", "2", "--port", str(port),
-           "--ray", "--ray-replicas", "1", "--max-batch", "8"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = serve_on_free_port(serve_command, timeout=600)  # a Ray cluster on two busy cores takes its time
     try:
-        deadline = time.monotonic() + 600  # a Ray cluster on two busy cores takes its time
-        while True:
-            assert proc.poll() is None, f"ganlens serve --ray exited: {proc.stdout.read()[-3000:]}"
-            assert time.monotonic() < deadline, "ganlens serve --ray did not answer within 600 s"
-            try:
-                if httpx.get(f"{url}/api/info", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(1)
         with httpx.Client(base_url=url, timeout=300) as http:
             page = http.get("/")
             assert page.status_code == 200 and 'id="current"' in page.text
@@ -49,13 +39,4 @@ def test_serve_ray_serves_the_page_and_moves_a_slider() -> None:
             back = http.post("/api/sessions/restore", json={"token": moved.json()["token"]})
             assert back.status_code == 200 and back.json()["image"] == moved.json()["image"]
     finally:
-        proc.terminate()  # uvicorn stops, then the server removes the deployment and stops its Ray cluster
-        try:
-            proc.wait(180)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(30)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever of its Ray cluster is left in its process group
-        except ProcessLookupError:
-            pass
+        stop_server(proc)
