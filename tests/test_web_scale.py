@@ -323,6 +323,21 @@ def test_batched_read_out_equals_a_batch_1_render_of_each_code(studio: Studio) -
     assert any(not np.array_equal(alone[0].image, b.image) for b in batched[1:])  # each got its own image
 
 
+def test_slider_moves_render_in_the_studio_precision(studio: Studio) -> None:
+    from dataclasses import replace
+
+    from ganlens.models.precision import fast_precision
+
+    assert studio.precision == fast_precision("cpu")  # Studio.load's 'auto', resolved once
+    assert studio.info()["precision"] == studio.precision
+    codes = [studio.sample(seed, 0.7) for seed in range(4)]
+    fp32 = [r.image.astype(int) for r in replace(studio, precision="fp32").read_out(codes)]
+    bf16 = [r.image.astype(int) for r in replace(studio, precision="bf16").read_out(codes)]
+    diff = np.abs(np.stack(fp32) - np.stack(bf16))
+    assert diff.max() > 0  # the setting reaches the generator ...
+    assert diff.mean() < 1.0 and diff.max() <= 32  # ... and bf16 stays a few grey levels from fp32
+
+
 # ---- many clients on a real server ----------------------------------------------------------------------------
 
 

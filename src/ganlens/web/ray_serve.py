@@ -30,10 +30,12 @@ LOCAL_OBJECT_STORE = 256 * 2**20
 class RendererReplica:
     """One replica: a `Studio` without directions or encoder, reading out batches of codes."""
 
-    def __init__(self, model: str, scorer: str | None, guard: str | None, threads: int, device: str) -> None:
+    def __init__(self, model: str, scorer: str | None, guard: str | None, threads: int, device: str,
+                 precision: str = "auto") -> None:
         if threads:
             torch.set_num_threads(threads)
-        self.studio = Studio.load(model, sefa_num=0, scorer=scorer, encoder=None, guard=guard, device=device)
+        self.studio = Studio.load(model, sefa_num=0, scorer=scorer, encoder=None, guard=guard, device=device,
+                                  precision=precision)
 
     def read_batch(self, payloads: list[tuple[str, np.ndarray]]) -> list[tuple[np.ndarray, dict, dict]]:
         """(space, float32 array of one code) → (uint8 image, scores, guard scores), for a whole batch."""
@@ -87,7 +89,7 @@ class RayReadout:
 
 def start(model: str, address: str | None = None, replicas: int = 1, max_batch: int = 16,
           window_s: float = 0.004, threads: int = 1, scorer: str | None = "auto", guard: str | None = "auto",
-          device: str = "cpu", num_cpus: int | None = None) -> RayReadout:
+          device: str = "cpu", num_cpus: int | None = None, precision: str = "auto") -> RayReadout:
     """Deploy the renderer on Ray Serve and return the web app's `read_out` for it.
 
     Args:
@@ -97,6 +99,7 @@ def start(model: str, address: str | None = None, replicas: int = 1, max_batch: 
         replicas: how many copies of the renderer to run. max_batch, window_s: `serve.batch`'s batch size and wait.
         threads: torch threads per replica (each replica also asks Ray for that many CPUs).
         num_cpus: CPUs a local cluster offers (None: Ray's default, all cores).
+        precision: what the replicas render in, as `Studio.load`'s.
     """
     try:
         import ray
@@ -113,6 +116,6 @@ def start(model: str, address: str | None = None, replicas: int = 1, max_batch: 
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     serve.start(proxy_location="Disabled")  # the page talks to uvicorn; Serve's HTTP proxy is not needed
     app = _deployment(max_batch, window_s, threads).options(num_replicas=replicas).bind(
-        model, scorer, guard, threads, device)
+        model, scorer, guard, threads, device, precision)
     handle = serve.run(app, name=APP, route_prefix=None)
     return RayReadout(handle, owns_ray=owns_ray)

@@ -111,6 +111,8 @@ class Studio:
         sliders: key → Slider, in page order. boundaries: attribute → shipped boundary ("keep fixed" candidates).
         aligner: a FaceAligner when the faces extra is installed, else None.
         guards: name → further predictor under which a climb holds the ticked attributes too.
+        precision: what a slider move renders in ('fp32', 'bf16', or 'auto': bf16 where the device is fast at it);
+            the gradient steps of climbs and inversions run in fp32 whatever it says.
         lock: held for every generator / scorer / encoder pass.
         styles: the style-channel sliders' statistics and per-attribute rankings (made on first request).
     """
@@ -122,6 +124,7 @@ class Studio:
     boundaries: dict[str, Direction]
     aligner: object | None = None
     guards: dict = field(default_factory=dict)
+    precision: str = "fp32"
     lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     labels_pending: bool = field(default=False, init=False)
     _conditioned: dict = field(default_factory=dict, init=False, repr=False)
@@ -135,13 +138,15 @@ class Studio:
     @classmethod
     def load(cls, model: str = "synthfaces64", directions: str | Path | None = None, sefa_num: int = 5,
              scorer: str | None = "auto", encoder: str | None = "auto", guard: str | None = "auto",
-             device: str = "cpu") -> Studio:
+             device: str = "cpu", precision: str = "auto") -> Studio:
         """Load a model with its shipped boundaries, the user's directions and `sefa_num` SeFa directions.
 
         `scorer` / `encoder`: a name or path, 'auto' (the ones bundled for the model, if any) or None (none).
         `guard`: a predictor under which climbs also hold the ticked attributes; 'auto' is the model's
         '-independent' predictor if one is bundled (trained without the domain's factor correlations) and reads
         every attribute that can be ticked (the shipped boundaries' attributes).
+        `precision`: what slider moves render in (see the class); 'auto' is bf16 where the CPU has bf16
+        instructions (about 3x faster for synthfaces64 at batch 16, images within a few grey levels of fp32).
         """
         from ..invert import load_encoder
         from ..models import load
@@ -149,6 +154,7 @@ class Studio:
         from ..scoring import choose_guards
 
         G = load(model, device=device).eval()
+        precision = G.resolve_precision(precision)
         sc = _optional(load_scorer, G.name if scorer == "auto" else scorer, device, required=scorer != "auto")
         enc = _optional(load_encoder, G.name if encoder == "auto" else encoder, device, required=encoder != "auto")
         boundaries = load_bundled(G.name)
@@ -169,7 +175,8 @@ class Studio:
             aligner = FaceAligner()
         except GanlensError:
             aligner = None  # the faces extra is not installed: the page hides the option
-        return cls(G, sc, enc, sliders, boundaries, aligner, {Path(name).stem: g for name, g in guards.items()})
+        return cls(G, sc, enc, sliders, boundaries, aligner, {Path(name).stem: g for name, g in guards.items()},
+                   precision)
 
     def label_directions(self, num_samples: int = 32) -> None:
         """Auto-label the SeFa and unlabelled user directions by the attribute they change most.
@@ -199,7 +206,7 @@ class Studio:
             {"name": a.name, "kind": a.kind, "low": a.low, "high": a.high, "fixable": a.name in self.boundaries}
             for a in self.scorer.attributes]
         return {
-            "model": G.name, "resolution": G.img_resolution, "num_ws": G.num_ws,
+            "model": G.name, "resolution": G.img_resolution, "num_ws": G.num_ws, "precision": self.precision,
             "layer_presets": {k: describe_layers(v, G.num_ws) for k, v in presets(G.w_resolutions).items()},
             "sliders": [s.describe(G.num_ws) for s in self.sliders.values()],
             "attributes": attrs, "labels_pending": self.labels_pending,
@@ -307,7 +314,7 @@ class Studio:
                 for start, size in _power_of_two_chunks(len(idx)):
                     part = [codes[i] for i in idx[start:start + size]]
                     batch = LatentCode.cat([c.to_wplus(num_ws) if c.space == "w" else c for c in part])
-                    images = self.G.render(batch)
+                    images = self.G.render(batch, precision=self.precision)
                     scores = {} if self.scorer is None else _floats(self.scorer(images))
                     guards = {name: _floats(g(images)) for name, g in self.guards.items()}
                     for j, i in enumerate(idx[start:start + size]):
