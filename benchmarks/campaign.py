@@ -3,6 +3,8 @@
     python benchmarks/campaign.py start [--minutes 150]   # first thing in a stint: resume (or begin) in the background
     python benchmarks/campaign.py pack                   # last thing: compact state + the curve so far, to commit
     python benchmarks/campaign.py status
+    bash benchmarks/campaign_gpu.sh [MINUTES]           # on a lent GPU (the device tool): one stint, state to $OUT
+    python benchmarks/campaign.py adopt DIR              # back here: continue from what the GPU stint returned
 
 Everything lives at one fixed path, replaced each time: campaign/synthfaces64-v2/
 - recipe.json: the `ganlens train gan` options of the run (chosen by benchmarks/recipe_probes.py) and the probe
@@ -70,6 +72,81 @@ def start(args: argparse.Namespace) -> None:
     print(favour(proc.pid))
 
 
+def stint_options(batch: int | None) -> list[str]:
+    """The recipe's `ganlens train gan` options, with another batch size where asked (a GPU idles at batch 32).
+    R1's gamma follows the batch as StyleGAN2-ADA's rule (0.0002 * res^2 / batch) does; the rest stays."""
+    options = list(recipe()["options"])
+    if batch:
+        i, j = options.index("--batch") + 1, options.index("--gamma") + 1
+        options[j] = f"{float(options[j]) * int(options[i]) / batch:.6g}"
+        options[i] = str(batch)
+    return options
+
+
+def gpu_stint(args: argparse.Namespace) -> None:
+    """One stint in the foreground on a lent GPU, then the packed state, the log and the new snapshots to --out.
+
+    Run by benchmarks/campaign_gpu.sh on the device machine from a copy of this tree: the committed state is the
+    starting point, the training set is rendered there, and what comes back is what `adopt` continues from.
+    """
+    from ganlens.training.resume import pack_state, unpack_state
+
+    out, run = Path(args.out), Path(args.run)
+    out.mkdir(parents=True, exist_ok=True)
+    if not DATA.exists():
+        subprocess.run([sys.executable, "-m", "ganlens", *DATA_COMMAND[1:]], check=True)
+    if not (run / "state").exists():
+        unpack_state(HOME / "state.safetensors", run)
+    before = set(run.glob("snapshot-*.safetensors"))
+    cmd = [sys.executable, "-m", "ganlens", "train", "gan", "--data", str(DATA), "--out", str(run),
+           "--max-minutes", str(args.minutes), "--device", args.device,
+           *stint_options(args.batch)]
+    print(" ".join(cmd), flush=True)
+    with open(out / "stdout.log", "w") as log:  # the progress bar would flood the device tool's output tail
+        code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+    # A crash keeps what the last snapshot saved: bring that back too.
+    pack_state(run, out / "state.safetensors")
+    shutil.copyfile(run / "log.jsonl", out / "log.jsonl")
+    new = sorted(set(run.glob("snapshot-*.safetensors")) - before)
+    for snap in new[-args.max_snapshots:]:
+        shutil.copyfile(snap, out / snap.name)
+        grid = run / snap.name.replace("snapshot-", "grid-").replace(".safetensors", ".png")
+        if grid.exists():
+            shutil.copyfile(grid, out / grid.name)
+    print(f"stint ended with code {code}; {len(new)} snapshots, the last {min(len(new), args.max_snapshots)} "
+          f"and the packed state in {out}")
+    if code:
+        sys.exit(code)
+
+
+def adopt(args: argparse.Namespace) -> None:
+    """Continue the campaign from a GPU stint's output: its packed state replaces runs/campaign/state, its
+    snapshots and grids join the run folder (so `pack` draws them on the curve) and its log is appended."""
+    from ganlens.training.resume import unpack_state
+
+    src, run = Path(args.src), Path(args.run)
+    if not (src / "state.safetensors").exists():
+        sys.exit(f"{src} holds no state.safetensors: not the output of a GPU stint")
+    pid = run / "pid"
+    if pid.exists() and Path(f"/proc/{pid.read_text().strip()}").exists():
+        sys.exit(f"the run {pid.read_text().strip()} is training in {run}: stop it first")
+    old = run / "state"
+    if old.exists():
+        if (run / "state.before-adopt").exists():
+            sys.exit(f"{run / 'state.before-adopt'} exists from an earlier adopt: remove it first")
+        shutil.move(old, run / "state.before-adopt")  # kept, not deleted: the user removes it
+    unpack_state(src / "state.safetensors", run)
+    for f in sorted(src.glob("snapshot-*.safetensors")) + sorted(src.glob("grid-*.png")):
+        shutil.copyfile(f, run / f.name)
+    known = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").exists() else []
+    seen = {json.loads(line)["kimg"] for line in known}
+    extra = [line for line in (src / "log.jsonl").read_text().splitlines() if json.loads(line)["kimg"] not in seen]
+    with open(run / "log.jsonl", "a") as fh:
+        fh.writelines(line + "\n" for line in extra)
+    print(f"adopted {src}: the run continues from its state; {len(extra)} log lines added; "
+          f"`campaign.py start` resumes, `campaign.py pack` adds its snapshots to the curve")
+
+
 def favour(pid: int, nice: int = -8) -> str:
     """Give the run's scheduling group priority over other work on the machine.
 
@@ -95,6 +172,7 @@ def curve_point(snapshot: Path, real_feats: np.ndarray, real_scores: dict, score
     fake = G.render(G.sample(n, seed=0), batch_size=250, precision="auto")
     s = scorer(fake)
     return {"kimg": G.provenance["training"]["kimg"], "wall_s": G.provenance["training"]["wall_time_s"],
+            "device": G.provenance["training"].get("device"),
             "predictor_fd": frechet_distance(scorer.features(fake), real_feats),
             "glasses_rate": float((s["glasses"] > 0).mean()), "beard_rate": float((s["beard"] > 0).mean()),
             "yaw_w1_over_range": float(wasserstein_distance(s["yaw"], real_scores["yaw"]) / 2)}
@@ -154,8 +232,18 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--max-points", type=int, default=12, help="curve points computed per pack (newest first)")
     sub.add_parser("status")
+    g = sub.add_parser("gpu-stint", help="one stint in the foreground on a GPU (benchmarks/campaign_gpu.sh runs it)")
+    g.add_argument("--minutes", type=float, default=9)
+    g.add_argument("--out", required=True, help="where the packed state, log and new snapshots go")
+    g.add_argument("--device", default="cuda")
+    g.add_argument("--batch", type=int, default=None, help="batch size instead of the recipe's (gamma follows)")
+    g.add_argument("--run", default=str(RUN), help="the run folder on that machine")
+    g.add_argument("--max-snapshots", type=int, default=4, help="newest snapshots brought back")
+    a = sub.add_parser("adopt", help="continue from what a GPU stint brought back")
+    a.add_argument("src", help="the folder the device tool returned ($OUT of campaign_gpu.sh)")
+    a.add_argument("--run", default=str(RUN), help="the run folder to continue")
     args = ap.parse_args()
-    {"start": start, "pack": pack, "status": status}[args.cmd](args)
+    {"start": start, "pack": pack, "status": status, "gpu-stint": gpu_stint, "adopt": adopt}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 #   Inception file is too big to carry to the device).
 # MODE d-only: how fast a fresh D learns to tell the shipped G's samples from renders (G frozen), at two lrs.
 # Results of the 2026-11-30 H200 session: results/gpu_finetune/NOTES.md.
-# Usage (device tool):  bash benchmarks/gpu_continue.sh [MINUTES] [N_DATA] [DEVICE] [MODE]
+# Usage (device tool):  bash results/gpu_finetune/gpu_continue.sh [MINUTES] [N_DATA] [DEVICE] [MODE]
 set -uo pipefail
 MIN=${1:-6}; NDATA=${2:-100000}; DEV=${3:-cuda}; MODE=${4:-finetune}; OUT=${OUT:-/tmp/gpu_continue_out}
 mkdir -p "$OUT" data runs
