@@ -317,6 +317,24 @@ def _invoke(*args):
     return result.output
 
 
+def test_cli_score_precision_changes_the_renders_not_the_codes(tmp_path):
+    from ganlens.models.precision import fast_precision
+
+    runs = {}
+    for precision in ("fp32", "bf16", "auto"):
+        codes = tmp_path / f"{precision}.npz"
+        _invoke("score", "--model", "random-tiny", "--scorer", "semantics_helpers:make_scorer", "-n", "64",
+                "--precision", precision, "--out", str(codes))
+        runs[precision] = load_scored(codes)
+    fp32, bf16 = runs["fp32"], runs["bf16"]
+    assert torch.equal(fp32.codes.tensor, bf16.codes.tensor)  # the same draws ...
+    for name in fp32.names:  # ... rendered in another precision: close scores, not the same ones
+        assert np.corrcoef(fp32[name], bf16[name])[0, 1] > 0.99
+    assert any(not np.array_equal(fp32[name], bf16[name]) for name in fp32.names)
+    same = runs[fast_precision("cpu")]  # 'auto' is one of the two, whichever is fast on this CPU
+    assert all(np.array_equal(runs["auto"][name], same[name]) for name in fp32.names)
+
+
 def test_cli_score_boundary_edit_discover_analyze(tmp_path):
     codes = tmp_path / "codes.npz"
     out = _invoke("score", "--model", "random-tiny", "--scorer", "semantics_helpers:make_scorer", "-n", "150",

@@ -250,7 +250,8 @@ def score(
         batch_size: images synthesised and scored at once.
         noise_mode: the generator's noise mode.
         progress: show a tqdm bar (over all shards when sharded).
-        precision: synthesis precision, 'fp32' or 'bf16' (see `Generator.synthesize`; None: the generator's).
+        precision: synthesis precision, 'fp32', 'bf16' or 'auto' (see `Generator.synthesize`; None: the
+            generator's). 'auto' is resolved here, once, so every shard of a sharded job uses the same one.
         executor: None (with no `work_dir`): the plain loop in this process, no shards. Otherwise the job is split
             into shards of consecutive indices run by this executor (`ganlens.parallel.resolve_executor`: an
             Executor, 'inprocess', 'ray' for a local Ray, or a Ray address such as 'auto' or 'ray://host:10001').
@@ -270,6 +271,8 @@ def score(
             another job, or a shard that failed on its worker.
     """
     scorer = resolve_scorer(scorer)
+    if precision == "auto":
+        precision = G.resolve_precision(precision)
     if isinstance(codes_or_n, LatentCode):
         codes = codes_or_n
     elif isinstance(codes_or_n, (int, np.integer)) and not isinstance(codes_or_n, bool) and codes_or_n > 0:

@@ -32,6 +32,10 @@ scorer_option = click.option(
     "--scorer", default="synthfaces64", show_default=True,
     help="Bundled scorer name, or a Python scorer as module:function or path/to/file.py:function.",
 )
+precision_option = click.option(
+    "--precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32", show_default=True,
+    help="Synthesis precision. 'auto': bf16 where the device is fast at it (a GPU, or a CPU with bf16 instructions, "
+         "where it is about 3x faster), else fp32; bf16 images differ from fp32 by a few grey levels.")
 batch_option = click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 4096),
                             help="Images synthesised and scored at once.")
 

@@ -13,6 +13,7 @@ from .common import (
     device_option,
     model_option,
     overwrite_option,
+    precision_option,
     ray_executor,
     ray_option,
     scorer_option,
@@ -31,6 +32,7 @@ from .common import (
 @click.option("--space", type=click.Choice(["z", "w"]), default="w", show_default=True, help="Space of the saved codes.")
 @click.option("--truncation", "psi", default=1.0, show_default=True, type=float, help="Truncation psi for W codes.")
 @batch_option
+@precision_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Codes (.npz); the scores go to the .csv beside it.")
 @overwrite_option
@@ -38,8 +40,8 @@ from .common import (
 @workers_option
 @shard_option
 @device_option
-def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, ray_address, workers, shard_size,
-          device) -> None:
+def score(model, scorer, n, seed, space, psi, batch_size, precision, out, overwrite, ray_address, workers,
+          shard_size, device) -> None:
     """Sample codes, synthesise them and score every image; save codes (.npz) and scores (.csv).
 
     The CSV (one row per code, one column per attribute) is the same format `boundary --labels` reads, so labels
@@ -53,7 +55,7 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, ray_ad
     Examples:
       ganlens score --model synthfaces64 --samples 20000 --seed 0 --out scored/codes.npz
       ganlens score --model mine.pkl --scorer my_scorers.py:smile_score -n 5000 --out codes.npz
-      ganlens score --samples 500000 --ray --out big/codes.npz              # a local Ray, one worker per core
+      ganlens score --samples 500000 --ray --precision auto --out big/codes.npz   # a local Ray, bf16 if fast
       ganlens score --samples 500000 --ray auto --out big/codes.npz         # the cluster of `ray start`
     """
     import numpy as np
@@ -73,14 +75,15 @@ def score(model, scorer, n, seed, space, psi, batch_size, out, overwrite, ray_ad
     executor = ray_executor(ray_address, workers)
     if executor is None:
         result = score_codes(G, n, scorer, seed=seed, space=space, truncation_psi=psi, batch_size=batch_size,
-                             progress=True)
+                             progress=True, precision=precision)
         where = ""
     else:
         work = shards_folder(out)
         with executor:
             where = f" on {executor.describe()}"
             result = score_codes(G, n, scorer, seed=seed, space=space, truncation_psi=psi, batch_size=batch_size,
-                                 progress=True, executor=executor, work_dir=work, shard_size=shard_size,
+                                 progress=True, precision=precision, executor=executor, work_dir=work,
+                                 shard_size=shard_size,
                                  fresh=overwrite, log=lambda msg: click.echo(msg, err=True))
     npz, csv_path = result.save(out)
     if executor is not None:
