@@ -16,17 +16,58 @@ strength:
 An edit that cannot reach the target within strength --max-strength is reported with the share it reached.
 
     python benchmarks/stylespace.py --model synthfaces64        # -> results/stylespace.json, docs/stylespace_*.png
+    python benchmarks/stylespace.py --attributes glasses --n 16 --out /tmp/ss.json --figures /tmp/ss   # a smoke run
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
-from harness import arguments, write_result
+from harness import ROOT, arguments, write_result
 
 STRENGTH_UNIT = "spreads of the samples along the direction (W) / channel spreads (S)"
+FIGURE_SAMPLES = 3
+
+
+def best(row: dict, prefix: str) -> str | None:
+    """The candidate of a kind ('w' or 's') that reached the target with the least leakage."""
+    names = [k for k, v in row.items() if k.startswith(prefix) and v["reached_target"]]
+    return min(names, key=lambda k: row[k]["leakage_mean"]) if names else None
+
+
+def edit_figure(attr: str, row: dict, shown: dict) -> np.ndarray:
+    """One attribute's rows: originals, then its least-leaking W and S edits at the target's visible share."""
+    from ganlens.edit import labelled_grid
+
+    # Where no edit of a kind reached the target, its most visible one at the largest strength stands in.
+    picks = ["original"] + [best(row, kind) or max((k for k in row if k.startswith(kind)),
+                                                   key=lambda k: row[k]["visible_share"]) for kind in ("w", "s")]
+    labels = ["original"] + [f"{k} @ {row[k]['strength']:.1f}" + ("" if row[k]["reached_target"] else
+                             f" (share {row[k]['visible_share']:.2f})") for k in picks[1:]]
+    tiles = np.concatenate([shown[k] for k in picks])
+    return labelled_grid(tiles, FIGURE_SAMPLES, row_labels=labels, scale=2, title=attr)
+
+
+def save_figures(rows: dict, figures: list[np.ndarray], prefix: Path) -> None:
+    """PREFIX_edits.png (each attribute's W and S edit side by side) and PREFIX_bars.png (leakage, locality)."""
+    from ganlens.analysis.plots import bar_panels
+    from ganlens.io import save_image
+
+    width = max(f.shape[1] for f in figures)
+    padded = [np.pad(f, ((0, 0), (0, width - f.shape[1]), (0, 0)), constant_values=255) for f in figures]
+    save_image(np.concatenate(padded), prefix.with_name(prefix.name + "_edits.png"))
+    labels, series = [], {"leakage (W / S)": [], "locality (W / S)": []}
+    for attr, row in rows.items():
+        for kind in ("w", "s"):
+            k = best(row, kind)
+            labels.append(f"{attr} {kind.upper()}")
+            series["leakage (W / S)"].append(row[k]["leakage_mean"] if k else float("nan"))
+            series["locality (W / S)"].append(row[k]["locality"] if k else float("nan"))
+    save_image(bar_panels(labels, series, title="least-leaking W and S edit per attribute, at equal visible change"),
+               prefix.with_name(prefix.name + "_bars.png"))
 
 
 def main() -> None:
@@ -37,6 +78,8 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=0.5, help="visible-change share every edit is brought to")
     ap.add_argument("--max-strength", type=float, default=8.0)
     ap.add_argument("--attributes", default=None, help="comma-separated (default: all of the predictor's)")
+    ap.add_argument("--figures", default=str(ROOT / "docs" / "stylespace"),
+                    help="prefix of the pictures (PREFIX_edits.png, PREFIX_bars.png); '' for none")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -50,7 +93,7 @@ def main() -> None:
     from ganlens.synthdata import region_mask
 
     G = ganlens.load(args.model)
-    G.precision = "bf16"
+    G.precision = G.resolve_precision("auto")  # bf16 where the CPU is fast at it: a few grey levels, 3x the speed
     main_name = predictor_name(G.name)
     main, second = load_scorer(main_name), load_scorer(f"{main_name}-independent")
     bundled = load_bundled(G.name)
@@ -64,6 +107,7 @@ def main() -> None:
     examples_pool = G.to_styles(G.sample(300, seed=args.seed + 1))
     pool_scores = main.readable(main(G.render(examples_pool)))
     rows: dict = {}
+    figures: list[np.ndarray] = []
     t0 = time.time()
 
     def evaluate(d, codes, a: float, attr: str) -> tuple[float, np.ndarray, dict]:
@@ -91,6 +135,7 @@ def main() -> None:
         region = region_mask(regions, attr)
         grown = np.maximum.reduce([np.roll(np.roll(region, dy, 1), dx, 2) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
         row = {}
+        shown = {"original": before[:FIGURE_SAMPLES]}
         for name, d in cands.items():
             codes = fresh_s if d.space == "s" else fresh
             # Bisection on the strength that reaches the target share (the share grows with the strength).
@@ -120,12 +165,14 @@ def main() -> None:
                          "leakage": leak, "locality": float(np.nanmean(locality(before, after, grown))),
                          "outside_change": float(outside.mean()),
                          "channels": [c["channel"] for c in d.metrics.get("channels", [])]}
+            shown[name] = after[:FIGURE_SAMPLES]
             print(f"{attr:>12} {name:>18}: share {share_hi:.2f}{'' if reached else ' (target not reached)'} at "
                   f"{row[name]['strength']:.2f}; leakage {row[name]['leakage_mean']:.4f}, locality "
                   f"{row[name]['locality']:.3f}, outside {row[name]['outside_change']:.2f}", flush=True)
         rows[attr] = row
+        figures.append(edit_figure(attr, row, shown))
         write_result(args.out, {"model": args.model, "n": args.n, "seed": args.seed, "target": args.target,
-                                "strength_unit": STRENGTH_UNIT, "rows": rows,
+                                "precision": G.precision, "strength_unit": STRENGTH_UNIT, "rows": rows,
                                 "seconds": round(time.time() - t0, 1)}, generators=[args.model])
     summary = {}
     for attr, row in rows.items():
@@ -138,9 +185,11 @@ def main() -> None:
         else:
             summary[attr] = {"compared": False, "w_reached": bool(w), "s_reached": bool(s)}
     write_result(args.out, {"model": args.model, "n": args.n, "seed": args.seed, "target": args.target,
-                            "strength_unit": STRENGTH_UNIT, "rows": rows, "summary": summary,
-                            "seconds": round(time.time() - t0, 1)}, generators=[args.model])
+                            "precision": G.precision, "strength_unit": STRENGTH_UNIT, "rows": rows,
+                            "summary": summary, "seconds": round(time.time() - t0, 1)}, generators=[args.model])
     print(summary)
+    if args.figures:
+        save_figures(rows, figures, Path(args.figures))
 
 
 if __name__ == "__main__":
