@@ -13,7 +13,8 @@ Each part updates its own keys of the JSON, so they can run separately:
 - coverage: every factor's marginal as the predictor reads it (binary rates within 3 points of the renders',
   continuous factors' 1-D Wasserstein distance within 0.05 of their range), the data's built-in correlations
   within 0.1, and the yaw histogram (docs/<grid stem>_yaw.png).
-- speed: batch-1 and batch-64 synthesis time on one thread (fp32, channels-last as `ganlens.load` gives it).
+- speed: batch-1 and batch-64 synthesis time on one thread (fp32, channels-last as `ganlens.load` gives it; bf16 too
+  where the CPU has bf16 instructions).
 - edits: the visible-edit share along quick InterFaceGAN boundaries (2,000 fitting samples, w + 2.5 sigma n),
   under both bundled predictors (ganlens.analysis.editability).
 """
@@ -136,21 +137,26 @@ def domain_part(fake: np.ndarray, real: np.ndarray, other: np.ndarray, result: d
 
 
 def speed_part(G, result: dict, repeats: int = 20) -> None:
-    """Milliseconds per synthesis call at batch 1 and 64 on one thread (median of `repeats`), fp32."""
+    """Milliseconds per synthesis call at batch 1 and 64 on one thread (median of `repeats`) in fp32, and in bf16
+    too where this CPU has bf16 instructions (`bf16_*` keys; elsewhere bf16 is emulated, many times slower)."""
+    from ganlens.models.precision import bf16_is_fast
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         out = {}
-        for batch in (1, 64):
-            code = G.sample(batch, seed=0)
-            G.synthesize(code, precision="fp32")
-            times = []
-            for _ in range(repeats if batch == 1 else max(3, repeats // 5)):
-                t = time.perf_counter()
-                G.synthesize(code, precision="fp32")
-                times.append(time.perf_counter() - t)
-            out[f"batch{batch}_ms"] = round(float(np.median(times)) * 1000, 2)
-        out.update({"threads": 1, "precision": "fp32"})
+        for precision in ("fp32", "bf16") if bf16_is_fast("cpu") else ("fp32",):
+            prefix = "" if precision == "fp32" else "bf16_"
+            for batch in (1, 64):
+                code = G.sample(batch, seed=0)
+                G.synthesize(code, precision=precision)
+                times = []
+                for _ in range(repeats if batch == 1 else max(3, repeats // 5)):
+                    t = time.perf_counter()
+                    G.synthesize(code, precision=precision)
+                    times.append(time.perf_counter() - t)
+                out[f"{prefix}batch{batch}_ms"] = round(float(np.median(times)) * 1000, 2)
+        out.update({"threads": 1, "precision": "fp32 (bf16_* keys: bf16)"})
     finally:
         torch.set_num_threads(threads)
     result["synthesis_speed"] = out
