@@ -1,1 +1,1 @@
-"""Image-quality metrics."""
+"""Image-quality, coverage and disentanglement metrics."""
