@@ -86,3 +86,42 @@ def test_bad_input_is_named(codes, factors, words) -> None:
 def test_dci_refuses_an_unknown_model(factors: np.ndarray) -> None:
     with pytest.raises(InputError, match="'forest' or 'lasso'"):
         dci(factors, factors, model="svm")
+
+
+# --- a method's directions as a representation (ganlens.analysis) -----------------------------------------------
+
+def test_coordinates_along_directions_in_w_and_w_plus() -> None:
+    import torch
+
+    from ganlens import LatentCode
+    from ganlens.analysis import direction_coordinates
+    from ganlens.directions import Direction
+
+    w = torch.randn(6, 8, dtype=torch.float64)
+    e0, e3 = Direction(np.eye(8)[0], "w"), Direction(np.eye(8)[3], "w", layers=(1, 2))
+    coords = direction_coordinates(LatentCode("w", w.float()), [e0, e3], num_ws=4)
+    assert np.allclose(coords, w[:, [0, 3]].numpy(), atol=1e-6)
+    wp = torch.randn(6, 4, 8)
+    coords = direction_coordinates(LatentCode("w+", wp), [e0, e3], num_ws=4)
+    assert np.allclose(coords[:, 0], wp[:, :, 0].mean(1).numpy(), atol=1e-6)  # every layer
+    assert np.allclose(coords[:, 1], wp[:, 1:3, 3].mean(1).numpy(), atol=1e-6)  # the direction's layers
+    with pytest.raises(InputError, match="'z'"):
+        direction_coordinates(LatentCode("z", torch.randn(6, 8)), [e0], num_ws=4)
+
+
+def test_basis_directions_over_factor_coded_latents_beat_random_ones(factors: np.ndarray) -> None:
+    import torch
+
+    from ganlens import LatentCode
+    from ganlens.analysis import random_directions, score_directions
+    from ganlens.directions import Direction
+
+    rng = np.random.default_rng(4)
+    w = np.concatenate([factors, 0.3 * rng.standard_normal((N, 12))], axis=1)  # factors in the first 4 of 16 dims
+    codes = LatentCode("w", torch.from_numpy(w).float())
+    basis = score_directions(codes, [Direction(np.eye(16)[i], "w") for i in range(K)], factors, num_ws=1)
+    rand = score_directions(codes, random_directions("w", 16, K, seed=0), factors, num_ws=1)
+    assert basis["k"] == K and len(basis["mig_per_factor"]) == K
+    assert basis["mig"] > 0.8 and rand["mig"] < 0.3
+    assert basis["dci"]["disentanglement"] > rand["dci"]["disentanglement"] + 0.4
+    assert basis["modularity"] > rand["modularity"]
