@@ -21,6 +21,7 @@ from ganlens.directions import Direction, fit_boundary, fit_layer_boundaries, ga
 from ganlens.directions import gradient_direction, load_directions, project_out, sefa, style_weights
 from ganlens.directions.gradient import unit_gradients
 from ganlens.errors import GanlensError
+from ganlens.latents.layers import resolve_layers
 from ganlens.scoring import ScoredCodes, load_scored, read_labels, resolve_scorer, score, write_labels
 
 from semantics_helpers import ATTRIBUTES, TensorStatsScorer, image_stats, make_scorer, one_thread  # noqa: F401
@@ -198,6 +199,30 @@ def test_sefa_directions_are_sorted_orthonormal_eigenvectors(G):
         # The largest eigenvalue of the symmetric product is its spectral norm.
         assert eig[0] == pytest.approx(np.linalg.norm(ata, 2), rel=1e-10)
     assert sefa(G, "coarse", 2)[0].layers == (0, 1, 2) and sefa(G, "all", 1)[0].layers is None
+
+
+def test_sefa_factorises_the_reference_layer_set_by_default(G):
+    """The SeFa reference code (genforce's factorize_weight) stacks, for StyleGAN2, the style affines of the convs
+    of the chosen w's and, for the last w, of the final toRGB; rgb='all' adds the intermediate toRGBs."""
+    syn = G.synthesis
+    layers = syn.style_layers()
+    final = layers[-1][1]
+    for spec in ("all", "coarse", "fine"):
+        idx = set(resolve_layers(spec, G.w_resolutions))
+
+        def stacked(keep):
+            rows = [(m.affine.weight * m.affine.weight_gain).detach().double().numpy()
+                    for name, m, i in layers if i in idx and keep(name, m)]
+            a = np.concatenate(rows)
+            return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+        reference = stacked(lambda name, m: not name.endswith(".torgb") or m is final)
+        assert np.array_equal(style_weights(G, spec), reference)
+        assert np.array_equal(style_weights(G, spec, rgb="all"), stacked(lambda name, m: True))
+        assert len(style_weights(G, spec, rgb="all")) > len(reference)  # every w here also feeds a toRGB
+    assert sefa(G, "all", 1)[0].provenance["rgb"] == "last"
+    with pytest.raises(GanlensError, match="rgb must be one of"):
+        sefa(G, "all", 1, rgb="some")
 
 
 def test_ganspace_components_and_sigmas(G):

@@ -20,6 +20,9 @@ from .common import CONTEXT, device_option, model_option, overwrite_option
               help="StyleSpace: rank channels by the score's gradient per spread, by ~30 positive examples, or by "
                    "where they act (the attribute's region; synthfaces models).")
 @click.option("--layers", default="all", show_default=True, help="Layers to factorise / edit: all, coarse, middle, fine, 0-3, ...")
+@click.option("--rgb-layers", type=click.Choice(["last", "all"]), default="last", show_default=True,
+              help="SeFa on StyleGAN2: factorise the convs' affines and the final toRGB's, as the SeFa reference "
+                   "code does ('last'), or every toRGB's too ('all', ganlens' set before 2026-12-07).")
 @click.option("--num", default=10, show_default=True, type=click.IntRange(1, 4096), help="Directions to save.")
 @click.option("--samples", default=300_000, show_default=True, type=click.IntRange(100, 100_000_000),
               help="GANSpace: w samples for the PCA.")
@@ -34,8 +37,8 @@ from .common import CONTEXT, device_option, model_option, overwrite_option
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
 @overwrite_option
 @device_option
-def discover(model, method, attributes, route, layers, num, samples, components, seed, scorer, label_samples, strengths,
-             preview_seed, out, overwrite, device) -> None:
+def discover(model, method, attributes, route, layers, rgb_layers, num, samples, components, seed, scorer,
+             label_samples, strengths, preview_seed, out, overwrite, device) -> None:
     """Find directions without labels (SeFa or GANSpace), optionally auto-label them, save them and a preview.
 
     Writes one .npz (+ .json) per direction, summary.json, and preview.png (rows = directions, columns = strengths).
@@ -62,8 +65,10 @@ def discover(model, method, attributes, route, layers, num, samples, components,
         return
     if attributes:
         raise click.UsageError("--attribute applies to --method stylespace")
+    if rgb_layers != "last" and method != "sefa":
+        raise click.UsageError("--rgb-layers applies to --method sefa")
     if method == "sefa":
-        found = sefa(G, layers=layers, num=num)
+        found = sefa(G, layers=layers, num=num, rgb=rgb_layers)
     else:
         if num > components:
             raise click.BadParameter(f"--num {num} exceeds --components {components}", param_hint="--num")

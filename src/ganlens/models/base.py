@@ -98,9 +98,10 @@ class GeneratorMixin:
         """Widths of style space S; these generators do not offer S (their `spaces` say which they do)."""
         return []
 
-    def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
+    def latent_weights(self, rgb: str = "last") -> list[tuple[int, torch.Tensor]]:
         """(w index, A) for every linear map from a layer's latent into the network (A: [outputs, w_dim], the
-        effective weight with its runtime gain): what closed-form factorisation (SeFa) decomposes."""
+        effective weight with its runtime gain): what closed-form factorisation (SeFa) decomposes. `rgb` says
+        which toRGB affines count where a network has them ('last' or 'all'; see StyleGAN2's)."""
         raise NotImplementedError(f"{self.architecture} generator {self.name!r} does not expose its latent weights")
 
     def to_styles(self, code: LatentCode) -> LatentCode:

@@ -177,9 +177,9 @@ class PGGANGenerator(GeneratorMixin, nn.Module):
         """The one z feeds the 4x4 layer only."""
         return [4]
 
-    def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
+    def latent_weights(self, rgb: str = "last") -> list[tuple[int, torch.Tensor]]:
         """The first layer's weight as [channels x 4 x 4, z_dim]: the only linear map from z (SeFa on PGGAN
-        factorises it, as the SeFa paper does)."""
+        factorises it, as the SeFa paper does; `rgb` changes nothing)."""
         first = self.synthesis.layer0
         w = first.weight.detach() * first.weight_gain  # [C_out, z_dim, 4, 4]
         return [(0, w.permute(0, 2, 3, 1).reshape(-1, w.shape[1]))]

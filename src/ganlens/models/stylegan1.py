@@ -286,7 +286,8 @@ class StyleGAN1Generator(GeneratorMixin, nn.Module):
         """Two AdaIN layers per resolution from 4 px: [4, 4, 8, 8, ...]."""
         return [r for r in self.synthesis.block_resolutions for _ in range(2)]
 
-    def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
-        """(w index, AdaIN style weight x gain [2 x channels, w_dim]) of every layer."""
+    def latent_weights(self, rgb: str = "last") -> list[tuple[int, torch.Tensor]]:
+        """(w index, AdaIN style weight x gain [2 x channels, w_dim]) of every layer (no styled toRGB: `rgb`
+        changes nothing)."""
         return [(i, layer.style.weight.detach() * layer.style.weight_gain)
                 for i, layer in enumerate(self.synthesis.layers())]

@@ -364,6 +364,11 @@ class Generator(GeneratorMixin, nn.Module):
     def style_dims(self) -> list[int]:
         return [m.affine.out_features for _, m, _ in self.synthesis.style_layers()]
 
-    def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
-        """(w index, affine weight x gain) of every modulated layer (its convs and toRGB)."""
-        return [(i, m.affine.weight.detach() * m.affine.weight_gain) for _, m, i in self.synthesis.style_layers()]
+    def latent_weights(self, rgb: str = "last") -> list[tuple[int, torch.Tensor]]:
+        """(w index, affine weight x gain) of the modulated convs and, with rgb='last', of the final toRGB only
+        (its w drives nothing else), as the SeFa reference code factorises them; rgb='all' adds every toRGB,
+        whose w is shared with the next block's first conv."""
+        layers = self.synthesis.style_layers()
+        final = layers[-1][1]
+        return [(i, m.affine.weight.detach() * m.affine.weight_gain) for name, m, i in layers
+                if rgb == "all" or not name.endswith(".torgb") or m is final]

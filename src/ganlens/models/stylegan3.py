@@ -547,8 +547,9 @@ class Generator(GeneratorMixin, nn.Module):
         cutoffs = [syn.input.bandwidth] + [layer.out_cutoff for layer in syn.layers()]
         return [int(2 ** round(math.log2(2 * c))) for c in cutoffs]
 
-    def latent_weights(self) -> list[tuple[int, torch.Tensor]]:
-        """(w index, affine weight x gain): the input's transform affine (w 0) and every layer's style affine."""
+    def latent_weights(self, rgb: str = "last") -> list[tuple[int, torch.Tensor]]:
+        """(w index, affine weight x gain): the input's transform affine (w 0) and every layer's style affine,
+        the toRGB layer's included (it reads its own w: `rgb` changes nothing)."""
         syn = self.synthesis
         out = [(0, syn.input.affine.weight.detach() * syn.input.affine.weight_gain)]
         return out + [(i + 1, layer.affine.weight.detach() * layer.affine.weight_gain)
