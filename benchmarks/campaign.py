@@ -238,7 +238,7 @@ def main() -> None:
     g.add_argument("--device", default="cuda")
     g.add_argument("--batch", type=int, default=None, help="batch size instead of the recipe's (gamma follows)")
     g.add_argument("--run", default=str(RUN), help="the run folder on that machine")
-    g.add_argument("--max-snapshots", type=int, default=4, help="newest snapshots brought back")
+    g.add_argument("--max-snapshots", type=int, default=2, help="newest snapshots brought back (4.4 MB each)")
     a = sub.add_parser("adopt", help="continue from what a GPU stint brought back")
     a.add_argument("src", help="the folder the device tool returned ($OUT of campaign_gpu.sh)")
     a.add_argument("--run", default=str(RUN), help="the run folder to continue")
