@@ -3,6 +3,7 @@
     python benchmarks/campaign.py start [--minutes 150]   # first thing in a stint: resume (or begin) in the background
     python benchmarks/campaign.py pack                   # last thing: compact state + the curve so far, to commit
     python benchmarks/campaign.py status
+    python benchmarks/campaign.py stop                   # end a stint early: the run snapshots and exits at once
     bash benchmarks/campaign_gpu.sh [MINUTES]           # on a lent GPU (the device tool): one stint, state to $OUT
     python benchmarks/campaign.py adopt DIR              # back here: continue from what the GPU stint returned
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -223,6 +225,22 @@ def status(_: argparse.Namespace) -> None:
         print("running" if alive else "not running", pid.read_text().strip())
 
 
+def stop(_: argparse.Namespace) -> None:
+    """Ask the run to stop (SIGTERM: it finishes its step, snapshots, saves its state and exits), and wait."""
+    import signal
+    import time
+
+    pid_file = RUN / "pid"
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    if pid is None or not Path(f"/proc/{pid}").exists():
+        sys.exit("no run is training")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 600
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    status(argparse.Namespace())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -232,6 +250,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--max-points", type=int, default=12, help="curve points computed per pack (newest first)")
     sub.add_parser("status")
+    sub.add_parser("stop", help="end the run now: it snapshots and saves its state first")
     g = sub.add_parser("gpu-stint", help="one stint in the foreground on a GPU (benchmarks/campaign_gpu.sh runs it)")
     g.add_argument("--minutes", type=float, default=9)
     g.add_argument("--out", required=True, help="where the packed state, log and new snapshots go")
@@ -243,7 +262,8 @@ def main() -> None:
     a.add_argument("src", help="the folder the device tool returned ($OUT of campaign_gpu.sh)")
     a.add_argument("--run", default=str(RUN), help="the run folder to continue")
     args = ap.parse_args()
-    {"start": start, "pack": pack, "status": status, "gpu-stint": gpu_stint, "adopt": adopt}[args.cmd](args)
+    {"start": start, "pack": pack, "status": status, "stop": stop, "gpu-stint": gpu_stint,
+     "adopt": adopt}[args.cmd](args)
 
 
 if __name__ == "__main__":

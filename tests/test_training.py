@@ -166,3 +166,40 @@ def test_stopped_and_resumed_run_reproduces_the_uninterrupted_weights(tmp_path, 
     first = ganlens.load(str(tmp_path / "parts" / "snapshot-000000.08kimg.safetensors"))
     last = ganlens.load(str(tmp_path / "parts" / "latest.safetensors"))
     assert not torch.equal(first.synthesis.b16.conv1.weight, last.synthesis.b16.conv1.weight)
+
+
+def test_sigterm_snapshots_and_stops_then_the_run_resumes(tmp_path):
+    """A stop request (SIGTERM, or a first Ctrl+C) ends the current step, saves a snapshot and the state, and
+    returns; the same command resumes from there."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import torch
+
+    cfg = tiny_config(tmp_path, kimg=2.0)  # 250 steps: far more than the test waits for
+    run = tmp_path / "run"
+
+    def stop_after_first_snapshot() -> None:
+        deadline = time.monotonic() + 120
+        while not (run / "log.jsonl").exists() or not (run / "log.jsonl").read_text().strip():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    watcher = threading.Thread(target=stop_after_first_snapshot)
+    watcher.start()
+    latest = train(cfg, progress=False)
+    watcher.join()
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the caller's again
+    log = [json.loads(line)["kimg"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and log[0] == 0.08 and 0.08 < log[1] < 2.0  # the stop's own snapshot, off the grid
+    state = torch.load(run / "state" / "progress.pt", weights_only=True)
+    assert round(state["cur_nimg"] / 1000, 2) == log[1] == ganlens.load(str(latest)).provenance["training"]["kimg"]
+    cfg.total_kimg = 0.16
+    train(cfg, progress=False)  # resumes at the stop, not at the last regular snapshot
+    log = [json.loads(line)["kimg"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[2:] == [0.16] and json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 20

@@ -52,7 +52,8 @@ def train() -> None:
               help="With --init: kimg of D-only steps before G moves (a fresh D first learns the trained G's samples).")
 def gan(**kw) -> None:
     """Train a StyleGAN2 (logistic loss, lazy R1, optional path-length regularisation, style mixing, G_ema).
-    Resumable and time-boxed.
+    Resumable and time-boxed; Ctrl+C (or SIGTERM) ends the current step, snapshots and saves the state first,
+    so the same command resumes from there (a second Ctrl+C stops at once).
 
     \b
     Example (the recipe of the bundled synthfaces64):

@@ -14,6 +14,8 @@ import json
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -328,8 +330,34 @@ def build_optimizers(cfg: TrainConfig, G: Generator, D: Discriminator) -> tuple[
     return G_opt, D_opt
 
 
+@contextlib.contextmanager
+def stop_requests():
+    """A flag set by SIGTERM or a first Ctrl+C, so the training loop can snapshot and stop at the end of its step
+    instead of losing everything since the last snapshot; a second Ctrl+C interrupts at once. Outside the main
+    thread (where Python cannot install handlers) the flag never sets."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_signal(signum, frame) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) a StyleGAN2 on `cfg.data`; returns the path of the latest G_ema snapshot."""
+    """Train (or resume) a StyleGAN2 on `cfg.data`; returns the path of the latest G_ema snapshot.
+
+    SIGTERM or Ctrl+C stops it cleanly: the current step ends, a snapshot and the training state are saved (a
+    second Ctrl+C stops at once, losing what came after the last snapshot)."""
     if cfg.d_warmup_kimg and not cfg.init_generator:
         raise GanlensError("a D warm-up is for fine-tuning: give the trained generator to start from (--init)")
     if cfg.pl_weight < 0 or cfg.pl_interval < 1 or cfg.pl_batch_shrink < 1:
@@ -416,7 +444,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
     warmup_nimg = int(cfg.d_warmup_kimg * 1000)
     ema_rampup = None if cfg.init_generator else cfg.ema_rampup
-    try:
+    with stop_requests() as stop_requested, contextlib.ExitStack() as cleanup:
+        cleanup.callback(log_f.close)
+        cleanup.callback(bar.close)
         while cur_nimg < total_nimg:
             g_moves = cur_nimg >= warmup_nimg
             for k, v in stepper(real_batch(), step, g_moves).items():
@@ -441,7 +471,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 bar.set_postfix(G=f"{_mean(stats['loss_G'][-50:]):.3f}" if stats["loss_G"] else "warm-up",
                                 D=f"{_mean(stats['loss_D'][-50:]):.3f}")
             out_of_time = cfg.max_minutes is not None and (time.time() - start) > cfg.max_minutes * 60
-            if cur_nimg >= next_snapshot or cur_nimg >= total_nimg or out_of_time:
+            stopping = out_of_time or stop_requested.is_set()
+            if cur_nimg >= next_snapshot or cur_nimg >= total_nimg or stopping:
                 if not all(math.isfinite(_mean(stats[k][-10:])) for k in ("loss_G", "loss_D") if stats[k]):
                     raise GanlensError(f"training diverged (non-finite loss) at {cur_nimg / 1000:.1f} kimg; "
                                        f"the last good state is in {out / 'state'}")
@@ -453,11 +484,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 log_f.flush()
                 stats = {k: [] for k in stats}
                 next_snapshot += snapshot_every
-                if out_of_time:
+                if stopping:
+                    if stop_requested.is_set():
+                        print(f"stopped on request at {cur_nimg / 1000:.2f} kimg; resume with the same command",
+                              flush=True)
                     break
-    finally:
-        bar.close()
-        log_f.close()
     return latest
 
 
