@@ -179,6 +179,7 @@ def test_sigterm_snapshots_and_stops_then_the_run_resumes(tmp_path):
     import torch
 
     cfg = tiny_config(tmp_path, kimg=2.0)  # 250 steps: far more than the test waits for
+    cfg.snapshot_kimg = 0.04  # every 5 steps
     run = tmp_path / "run"
 
     def stop_after_first_snapshot() -> None:
@@ -196,10 +197,10 @@ def test_sigterm_snapshots_and_stops_then_the_run_resumes(tmp_path):
     watcher.join()
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is the caller's again
     log = [json.loads(line)["kimg"] for line in (run / "log.jsonl").read_text().splitlines()]
-    assert len(log) == 2 and log[0] == 0.08 and 0.08 < log[1] < 2.0  # the stop's own snapshot, off the grid
+    assert len(log) == 2 and log[0] == 0.04 and 0.04 < log[1] < 2.0  # the stop's own snapshot, off the grid
     state = torch.load(run / "state" / "progress.pt", weights_only=True)
     assert round(state["cur_nimg"] / 1000, 2) == log[1] == ganlens.load(str(latest)).provenance["training"]["kimg"]
-    cfg.total_kimg = 0.16
+    cfg.total_kimg = 0.08
     train(cfg, progress=False)  # resumes at the stop, not at the last regular snapshot
     log = [json.loads(line)["kimg"] for line in (run / "log.jsonl").read_text().splitlines()]
-    assert log[2:] == [0.16] and json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 20
+    assert log[2:] == [0.08] and json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 10
