@@ -57,7 +57,10 @@ def build(arch: str, res: int, folder: Path) -> Path:
                             fmaps_max=512 if big else 16, seed=1)
         return RG.save_model_zoo(folder / f"pggan_{res}.pth", sd)
     cfg = arch[-1].upper()
-    G = R3.make_generator(cfg, seed=1, resolution=res, z_dim=512 if big else 16)
+    # Full size as NVIDIA's train.py sets it (--cbase 32768, --cmax 512, R doubled; 14 layers); tiny otherwise.
+    full = {"channel_base": 32768 * (2 if cfg == "R" else 1), "channel_max": 512 * (2 if cfg == "R" else 1),
+            "num_layers": 14} if big else {}
+    G = R3.make_generator(cfg, seed=1, resolution=res, z_dim=512 if big else 16, **full)
     return RN.write_pickle(folder / f"stylegan3-{cfg}-{res}.pkl", R3.snapshot(G, G, resolution=res))
 
 

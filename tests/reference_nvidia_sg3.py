@@ -311,10 +311,12 @@ def randomize_(G: Generator, seed: int) -> Generator:
     return G.eval().requires_grad_(False)
 
 
-def make_generator(config: str = "T", seed: int = 0, resolution: int = 32, z_dim: int = 16) -> Generator:
-    """A tiny NVIDIA-style StyleGAN3 generator, constructed with kwargs laid out as train.py passes them."""
+def make_generator(config: str = "T", seed: int = 0, resolution: int = 32, z_dim: int = 16,
+                   **overrides) -> Generator:
+    """A tiny NVIDIA-style StyleGAN3 generator, constructed with kwargs laid out as train.py passes them
+    (`overrides` replace the tiny synthesis settings, e.g. the widths of a full-size network)."""
     torch.manual_seed(seed)
-    G = Generator(z_dim=z_dim, w_dim=z_dim, mapping_kwargs=EasyDict(num_layers=2), **TINY[config],
+    G = Generator(z_dim=z_dim, w_dim=z_dim, mapping_kwargs=EasyDict(num_layers=2), **{**TINY[config], **overrides},
                   c_dim=0, img_resolution=resolution, img_channels=3)
     return randomize_(G, seed)
 
