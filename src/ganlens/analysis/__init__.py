@@ -1,5 +1,6 @@
 """Measuring what directions do: HiGAN re-scoring, auto-labels, layer-wise heat-maps, entanglement, distance effect,
-whether an attribute is linear in a space at all, and how disentangled a method's directions are against known factors."""
+whether an attribute is linear in a space at all, and how disentangled a method's directions are against known
+factors."""
 
 from .autolabel import autolabel, correlations
 from .disentanglement import direction_coordinates, score_directions
