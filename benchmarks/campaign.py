@@ -74,6 +74,13 @@ def start(args: argparse.Namespace) -> None:
     print(favour(proc.pid))
 
 
+def training_pid(run: Path) -> int | None:
+    """The pid of the run training in `run` (its `pid` file), or None when none is alive."""
+    pid_file = run / "pid"
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    return pid if pid is not None and Path(f"/proc/{pid}").exists() else None
+
+
 def stint_options(batch: int | None) -> list[str]:
     """The recipe's `ganlens train gan` options, with another batch size where asked (a GPU idles at batch 32).
     R1's gamma follows the batch as StyleGAN2-ADA's rule (0.0002 * res^2 / batch) does; the rest stays."""
@@ -129,9 +136,8 @@ def adopt(args: argparse.Namespace) -> None:
     src, run = Path(args.src), Path(args.run)
     if not (src / "state.safetensors").exists():
         sys.exit(f"{src} holds no state.safetensors: not the output of a GPU stint")
-    pid = run / "pid"
-    if pid.exists() and Path(f"/proc/{pid.read_text().strip()}").exists():
-        sys.exit(f"the run {pid.read_text().strip()} is training in {run}: stop it first")
+    if (pid := training_pid(run)) is not None:
+        sys.exit(f"the run {pid} is training in {run}: stop it first")
     old = run / "state"
     if old.exists():
         if (run / "state.before-adopt").exists():
@@ -219,10 +225,9 @@ def pack(args: argparse.Namespace) -> None:
 def status(_: argparse.Namespace) -> None:
     lines = (RUN / "log.jsonl").read_text().splitlines() if (RUN / "log.jsonl").exists() else []
     print(lines[-1] if lines else "no snapshot logged yet")
-    pid = RUN / "pid"
-    if pid.exists():
-        alive = Path(f"/proc/{pid.read_text().strip()}").exists()
-        print("running" if alive else "not running", pid.read_text().strip())
+    if (RUN / "pid").exists():
+        pid = training_pid(RUN)
+        print(f"running {pid}" if pid else f"not running {(RUN / 'pid').read_text().strip()}")
 
 
 def stop(_: argparse.Namespace) -> None:
@@ -230,13 +235,12 @@ def stop(_: argparse.Namespace) -> None:
     import signal
     import time
 
-    pid_file = RUN / "pid"
-    pid = int(pid_file.read_text()) if pid_file.exists() else None
-    if pid is None or not Path(f"/proc/{pid}").exists():
+    pid = training_pid(RUN)
+    if pid is None:
         sys.exit("no run is training")
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 600
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while training_pid(RUN) == pid and time.monotonic() < deadline:
         time.sleep(1)
     status(argparse.Namespace())
 

@@ -179,7 +179,7 @@ def main() -> None:
         w = [row[k] for k in ("w-boundary", "w-conditional") if row[k]["reached_target"]]
         s = [v for k, v in row.items() if k.startswith("s") and v["reached_target"]]
         if w and s:
-            bw, bs = min(w, key=lambda r: r["leakage_mean"]), min(s, key=lambda r: r["leakage_mean"])
+            bw, bs = row[best(row, "w")], row[best(row, "s")]
             summary[attr] = {"s_leaks_less": bs["leakage_mean"] < bw["leakage_mean"],
                              "s_more_local": max(r["locality"] for r in s) > max(r["locality"] for r in w)}
         else:
