@@ -88,18 +88,17 @@ def _mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     return float((joint[nz] * np.log(joint[nz] / (pa @ pb)[nz])).sum())
 
 
+def _information(codes: np.ndarray, factors: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mutual information matrix [codes, factors] and the discretised factors, from checked arrays."""
+    dc, df = discretize(codes, bins), discretize(factors, bins)
+    mi = np.array([[_mutual_information(dc[:, i], df[:, k]) for k in range(df.shape[1])]
+                   for i in range(dc.shape[1])])
+    return mi, df
+
+
 def mutual_information(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> np.ndarray:
     """Mutual information (nats) between every discretised coordinate and every factor: [codes, factors]."""
-    codes, factors = _check(codes, factors)
-    dc, df = discretize(codes, bins), discretize(factors, bins)
-    return np.array([[_mutual_information(dc[:, i], df[:, k]) for k in range(df.shape[1])]
-                     for i in range(dc.shape[1])])
-
-
-def factor_entropies(factors: np.ndarray, bins: int = 20) -> np.ndarray:
-    """Entropy (nats) of each discretised factor."""
-    df = discretize(np.asarray(factors, dtype=np.float64), bins)
-    return np.array([_entropy(df[:, k]) for k in range(df.shape[1])])
+    return _information(*_check(codes, factors), bins)[0]
 
 
 def mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> tuple[float, np.ndarray]:
@@ -108,8 +107,8 @@ def mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> tuple[float, 
     codes, factors = _check(codes, factors)
     if codes.shape[1] < 2:
         raise InputError(f"MIG compares the two most informative coordinates: need at least 2, got {codes.shape[1]}")
-    mi = mutual_information(codes, factors, bins)
-    h = factor_entropies(factors, bins)
+    mi, df = _information(codes, factors, bins)
+    h = np.array([_entropy(df[:, k]) for k in range(df.shape[1])])
     top = -np.sort(-mi, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         gaps = np.where(h > 0, (top[0] - top[1]) / h, np.nan)
@@ -124,7 +123,7 @@ def modularity(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> float:
     codes, factors = _check(codes, factors)
     if factors.shape[1] < 2:
         raise InputError("modularity needs at least 2 factors")
-    mi = mutual_information(codes, factors, bins)
+    mi = _information(codes, factors, bins)[0]
     theta = mi.max(axis=1)
     keep = theta > 1e-12
     if not keep.any():
