@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 import torch
 
+from ganlens.models import layers
 from ganlens.models.discriminator import Discriminator
-from ganlens.models.layers import Conv2dLayer, modulated_conv2d, reference_ops, setup_filter, upfirdn2d
+from ganlens.models.layers import Conv2dLayer, derived, modulated_conv2d, reference_ops, setup_filter, upfirdn2d
 from ganlens.models.stylegan2 import Generator
 from ganlens.training.gan import paired_logits
 
@@ -65,15 +69,76 @@ def test_modulated_conv_fast_epilogue_matches_reference(noise_shape, up, demod, 
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("fw,up", [(4, 2), (3, 2), (4, 4), (2, 3)])
+def test_fir_upsampling_as_one_transposed_convolution_matches_reference(fw, up):
+    # every padding the transposed form takes (and some it leaves to the reference form), with a lopsided filter
+    g = torch.Generator().manual_seed(5)
+    f = torch.rand(fw, fw, generator=g)
+    x = torch.randn(2, 3, 5, 5, generator=g).contiguous(memory_format=torch.channels_last)
+    for p0 in range(-1, fw + 1):
+        for p1 in range(-1, fw + 1):
+            fast, ref = both(lambda: upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up))
+            assert fast.shape == ref.shape, (p0, p1)
+            torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("noise_shape", [None, (16, 16), (1, 1, 16, 16)])
+@pytest.mark.parametrize("demod,act", [(True, "lrelu"), (False, "linear")])
+def test_single_image_modulated_conv_with_the_style_in_the_kernel_matches_reference(noise_shape, demod, act):
+    # batch 1 and a map larger than the kernel: the fast form scales the kernel, not the map
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(1, 4, 16, 16, generator=g)
+    weight, styles, bias = torch.randn(5, 4, 3, 3, generator=g), torch.randn(1, 4, generator=g), torch.randn(5, generator=g)
+    noise = None if noise_shape is None else torch.randn(*noise_shape, generator=g)
+    grads = []
+    for ctx in (torch.enable_grad, reference_ops):
+        xi, si = x.clone().requires_grad_(True), styles.clone().requires_grad_(True)
+        with ctx():
+            out = modulated_conv2d(xi, weight, si, noise=noise, padding=1, demodulate=demod, bias=bias, activation=act)
+            out.square().sum().backward()
+        grads.append((out.detach(), xi.grad, si.grad))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_derived_constants_are_reused_until_their_source_changes():
+    w = torch.nn.Parameter(torch.randn(3, 3))
+    calls = []
+
+    def double(t):
+        calls.append(1)
+        return t * 2
+
+    with torch.no_grad():
+        first = derived(w, "x2", double)
+        assert derived(w, "x2", double) is first and len(calls) == 1
+        w.add_(1.0)  # an optimiser step or load_state_dict: in place, so the version moves
+        torch.testing.assert_close(derived(w, "x2", double), w * 2)
+        assert len(calls) == 2
+    # where a gradient must reach w, nothing is kept: the result is part of the graph
+    out = derived(w, "x2", double)
+    assert out.requires_grad and len(calls) == 3
+    # the cache does not keep its source alive
+    t = torch.randn(4)
+    ref = weakref.ref(t)
+    derived(t, "x2", double)
+    key = id(t)
+    del t
+    gc.collect()
+    assert ref() is None and key not in layers._DERIVED
+    assert derived(first, "same", lambda t: t) is first and id(first) not in layers._DERIVED  # identity: not stored
+
+
+@pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_whole_networks_agree_between_fast_and_reference_ops(layout):
+def test_whole_networks_agree_between_fast_and_reference_ops(layout, batch):
     torch.manual_seed(3)
     G = Generator(32, 0, 32, 32, 3, synthesis_kwargs={"channel_base": 512, "channel_max": 32}).to(memory_format=layout)
     D = Discriminator(0, 32, 3, channel_base=512, channel_max=32).to(memory_format=layout)
     for p in G.parameters():  # noise strengths and biases start at 0: give them values so their paths count
         if p.ndim <= 1:
             p.data.normal_(0, 0.3)
-    z = torch.randn(4, 32)
+    z = torch.randn(batch, 32)
     img_fast, img_ref = both(lambda: G(z, noise_mode="const"))
     assert img_fast.abs().mean() > 0.01
     torch.testing.assert_close(img_fast, img_ref, rtol=1e-5, atol=2e-5)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterator
+import weakref
+from typing import Callable, Hashable, Iterator
 
 import numpy as np
 import torch
@@ -39,6 +40,36 @@ def fast_ops_enabled() -> bool:
     return _FAST_OPS
 
 
+# Constants derived from a weight or filter (demodulation norms, dtype casts, the layout a convolution wants, the
+# depthwise form of a filter), per source tensor. At batch 1 re-deriving them on every call cost about as much as
+# the convolutions themselves.
+_DERIVED: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def derived(t: torch.Tensor, key: Hashable, make: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """`make(t)`, computed once and reused while `t` is unchanged (same storage, no in-place update since).
+
+    When a gradient must flow into `t` (it requires grad and autograd is on: training, PTI) nothing is kept.
+    Writes through `t.data` bypass the version counter and go unseen: ganlens changes weights only in place on
+    the tensor itself (optimisers, `load_state_dict`, the EMA copy), which moves it.
+    """
+    if t.requires_grad and torch.is_grad_enabled():
+        return make(t)
+    stamp = (t._version, t.data_ptr(), t.dtype, t.device)
+    entry = _DERIVED.get(id(t))
+    if entry is not None and entry[0]() is t and key in entry[1] and entry[1][key][0] == stamp:
+        return entry[1][key][1]
+    with torch.no_grad():
+        value = make(t)
+    if value is t or value._base is t:  # nothing to save, and keeping a reference to `t` would keep it alive
+        return value
+    if entry is None or entry[0]() is not t:
+        entry = (weakref.ref(t, lambda _, k=id(t): _DERIVED.pop(k, None)), {})
+        _DERIVED[id(t)] = entry
+    entry[1][key] = (stamp, value)
+    return value
+
+
 def setup_filter(taps: list[float] | tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
     """Return the normalised 2-D FIR filter (outer product of `taps`), as NVIDIA stores it in `resample_filter`."""
     f = torch.as_tensor(taps, dtype=torch.float32)
@@ -59,21 +90,31 @@ def upfirdn2d(
     The filter is applied as a true convolution (flipped), like NVIDIA's reference with ``flip_filter=False``.
     """
     n, c, h, w = x.shape
-    f = (f * (gain ** (f.ndim / 2))).to(x.dtype).flip([0, 1])
+    px0, px1, py0, py1 = padding
+    fw = f.shape[-1]
+    if _FAST_OPS and up > 1 and down == 1 and f.shape[0] == fw and (px0, px1) == (py0, py1) and 0 <= fw - 1 - px0:
+        # Zero insertion, padding and filtering are one depthwise transposed convolution with the unflipped filter
+        # (padding fw - 1 - px0, output padding up - 1 + px1 - px0): no up-sampled, padded copy of x.
+        extra = up - 1 + px1 - px0
+        if 0 <= extra < up:
+            k = derived(f, ("transposed", c, gain, x.dtype),
+                        lambda f: (f * (gain ** (f.ndim / 2))).to(x.dtype)[None, None].repeat(c, 1, 1, 1))
+            return F.conv_transpose2d(x, k, stride=up, padding=fw - 1 - px0, output_padding=extra, groups=c)
+    f = derived(f, ("depthwise", c, gain, x.dtype),
+                lambda f: (f * (gain ** (f.ndim / 2))).to(x.dtype).flip([0, 1])[None, None].repeat(c, 1, 1, 1))
     if _FAST_OPS and up == 1 and padding[0] >= 0 and len(set(padding)) == 1:
         # Equal, non-negative padding on all sides: let the convolution pad (no padded copy of x). A strided
         # depthwise convolution is several times slower than a dense one on the CPU in bf16, so filter every
         # pixel and keep every `down`-th.
-        x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c, padding=padding[0])
+        x = F.conv2d(x, f, groups=c, padding=padding[0])
         return x[:, :, ::down, ::down] if down > 1 else x
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
-    px0, px1, py0, py1 = padding
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
-    return F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c, stride=down)
+    return F.conv2d(x, f, groups=c, stride=down)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
@@ -132,7 +173,7 @@ class FullyConnectedLayer(nn.Module):
 
 def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Per-sample, per-output-channel factors that give the modulated kernel unit L2 norm. Returns [N, out]."""
-    wsq = weight.square().sum(dim=[2, 3])  # [out, in]
+    wsq = derived(weight, "demodulation", lambda w: w.square().sum(dim=[2, 3]))  # [out, in]
     return (styles.square().matmul(wsq.t()) + eps).rsqrt()
 
 
@@ -156,33 +197,67 @@ def modulated_conv2d(
     keeps one ordinary convolution for the whole batch, which is what is fast on the CPU. Demodulation, noise,
     bias and the activation gain are applied in one fused multiply-add (they are all per-channel or per-pixel
     affine, and lrelu(a)·g = lrelu(a·g) for g > 0): the element-wise passes, not the convolution, were half of
-    the synthesis time on the CPU.
+    the synthesis time on the CPU. For a single image at 32x32 and up the per-sample kernel is the cheaper form
+    and is used instead (`_single_sample_conv`).
     """
     n = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
     if styles.shape != (n, in_ch):
         raise ValueError(f"styles must have shape [{n}, {in_ch}], got {list(styles.shape)}")
-    w = weight.to(x.dtype)
-    x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
-    if up == 1:
-        x = F.conv2d(x, w, padding=padding)
-    else:
-        # Transposed strided conv followed by FIR smoothing, with the padding bookkeeping of NVIDIA's
-        # conv2d_resample so that the result matches theirs sample for sample.
-        fw = resample_filter.shape[-1]
-        p0 = padding + (fw + up - 1) // 2 - (kw - 1)
-        p1 = padding + (fw - up) // 2 - (kw - up)
-        x = F.conv_transpose2d(x, w.transpose(0, 1), stride=up)
-        x = upfirdn2d(x, resample_filter, padding=(p0, p1, p0, p1), gain=up * up)
     if activation not in ("linear", "lrelu"):
         raise ValueError(f"unknown activation {activation!r}; expected 'linear' or 'lrelu'")
     gain = LRELU_GAIN if activation == "lrelu" else 1.0
-    scale = demodulation_coefficients(weight, styles).reshape(n, -1, 1, 1) * gain if demodulate else None
-    x = (_fused_epilogue if _FAST_OPS else _reference_epilogue)(x, scale, noise, bias, gain)
+    if _FAST_OPS and n == 1 and up == 1 and x.shape[2] * x.shape[3] >= out_ch * kh * kw:
+        # one image, and its feature map is larger than the kernel: scale the kernel instead of the map
+        x = _single_sample_conv(x, weight, styles, noise, padding, demodulate, bias, gain)
+    else:
+        x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
+        if up == 1:
+            x = F.conv2d(x, derived(weight, ("conv", x.dtype), lambda w: w.to(x.dtype)), padding=padding)
+        else:
+            x = _up_conv(x, derived(weight, ("conv_transpose", x.dtype), lambda w: _transposed(w.to(x.dtype))),
+                         up, padding, resample_filter)
+        scale = demodulation_coefficients(weight, styles).reshape(n, -1, 1, 1) * gain if demodulate else None
+        x = (_fused_epilogue if _FAST_OPS else _reference_epilogue)(x, scale, noise, bias, gain)
     if activation == "lrelu":
         x = F.leaky_relu(x, LRELU_SLOPE, inplace=True)  # x is always a fresh conv / multiply-add result here
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
+    return x
+
+
+def _transposed(w: torch.Tensor) -> torch.Tensor:
+    """[out, in, k, k] -> the [in, out, k, k] weight of a transposed convolution, stored channels-last (at batch 1
+    twice as fast as the strided view)."""
+    return w.transpose(0, 1).contiguous(memory_format=torch.channels_last)
+
+
+def _up_conv(x: torch.Tensor, w_t: torch.Tensor, up: int, padding: int, resample_filter: torch.Tensor) -> torch.Tensor:
+    """Transposed strided conv (weight `w_t` from `_transposed`) followed by FIR smoothing, with the padding
+    bookkeeping of NVIDIA's conv2d_resample so that the result matches theirs sample for sample."""
+    fw, kw = resample_filter.shape[-1], w_t.shape[-1]
+    p0 = padding + (fw + up - 1) // 2 - (kw - 1)
+    p1 = padding + (fw - up) // 2 - (kw - up)
+    x = F.conv_transpose2d(x, w_t, stride=up)
+    return upfirdn2d(x, resample_filter, padding=(p0, p1, p0, p1), gain=up * up)
+
+
+def _single_sample_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None,
+                        padding: int, demodulate: bool, bias: torch.Tensor | None, gain: float) -> torch.Tensor:
+    """Batch 1: style, demodulation and activation gain folded into the kernel, as StyleGAN2 defines the layer.
+
+    Scaling the kernel costs out x in x k x k multiplies; scaling the input and output feature maps costs two
+    passes over them, the larger bill from 32x32 up (the web UI and `ganlens edit` render one image at a time:
+    measured on a 2-core Xeon, 10.2 -> 9.0 ms per synthesis of the v2 network)."""
+    w = weight * styles.reshape(1, -1, 1, 1)
+    if demodulate:
+        w = w * (demodulation_coefficients(weight, styles).reshape(-1, 1, 1, 1) * gain)
+    elif gain != 1.0:
+        w = w * gain
+    b = None if bias is None else (bias * gain).to(x.dtype)
+    x = F.conv2d(x, w.to(x.dtype), b, padding=padding)
+    if noise is not None:
+        x = x.add_((noise * gain).to(x.dtype))
     return x
 
 
