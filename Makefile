@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 OUT ?= out/demo
 STAMP := $(VENV)/.ganlens-installed
 
-.PHONY: install browser demo test clean
+.PHONY: install browser demo test clean artefacts
 
 $(PY):
 	@$(PYTHON) -m venv $(VENV) || { echo "error: could not create the virtualenv $(VENV): install python3-venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
@@ -29,6 +29,12 @@ demo: install
 
 test: install browser
 	$(PY) -m pytest -q
+
+# Everything derived from the bundled generator (directions, encoder, control models, results/, docs figures), in
+# dependency order; hours on 2 cores. Piecewise: make artefacts REBUILD="--only semantics" (or "--list", "--from X").
+REBUILD ?=
+artefacts: install
+	$(PY) benchmarks/rebuild.py $(REBUILD)
 
 clean:
 	rm -rf $(VENV) out build dist src/*.egg-info .pytest_cache

@@ -14,7 +14,7 @@ generated and 1000 real synthfaces (lower is better; the base model is the refer
 Run (about 20-30 min on 2 busy CPU cores, bf16 synthesis):
     python benchmarks/control.py                      # -> results/control.json, docs/control_*.png
     python benchmarks/control.py --quick              # smoke run with tiny counts
-    python benchmarks/control.py --ship               # also write the synthfaces64 control assets
+    python benchmarks/control.py --ship [DIR]         # also write the synthfaces64 control assets (to DIR)
 """
 
 from __future__ import annotations
@@ -125,9 +125,10 @@ def main() -> None:
     ap.add_argument("--split-model", default="runs/control/ft/latest.safetensors")
     ap.add_argument("--out", default=str(ROOT / "results" / "control.json"))
     ap.add_argument("--figures", default=str(ROOT / "docs"))
-    ap.add_argument("--ship", action="store_true",
+    ap.add_argument("--ship", nargs="?", const=str(ASSETS), default=None, metavar="DIR",
                     help="write the base model's fitted encoders and boundary calibration (all 13 attributes) to "
-                         "src/ganlens/assets/synthfaces64-control-{encoders,boundary}.safetensors")
+                         "DIR/synthfaces64-control-{encoders,boundary}.safetensors (default DIR: the package's "
+                         "assets, src/ganlens/assets)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     n = QUICK if args.quick else FULL
@@ -155,8 +156,9 @@ def main() -> None:
                                 meta={"sample_seed": 1, "script": "benchmarks/control.py", "scorer": "synthfaces64"})
     print(f"fitted boundary calibration and encoders on {n['fit']} samples ({time.time() - t_start:.0f} s)", flush=True)
     if args.ship:
-        boundary.save(ASSETS / "synthfaces64-control-boundary.safetensors")
-        encoders.save(ASSETS / "synthfaces64-control-encoders.safetensors")
+        Path(args.ship).mkdir(parents=True, exist_ok=True)
+        boundary.save(Path(args.ship) / "synthfaces64-control-boundary.safetensors")
+        encoders.save(Path(args.ship) / "synthfaces64-control-encoders.safetensors")
 
     rng = np.random.default_rng(3)
     ranges = {i.name: (i.low, i.high) for i in infos}  # the predictor can read a little past a factor's range
