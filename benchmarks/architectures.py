@@ -9,6 +9,10 @@ ms/image (median of --repeats), the process's peak resident memory growth during
 
     python benchmarks/architectures.py                 # -> results/architectures.json (about 40 min on 2 cores)
     python benchmarks/architectures.py --sizes tiny    # a quick run
+    python benchmarks/architectures.py --device cuda --sizes realistic --archs stylegan3-t,stylegan3-r --samples 2
+                                                       # on a lent GPU: rows keyed '<arch>@<res>px on <GPU name>'
+
+On a GPU the memory figure is the peak CUDA allocation of the batch-8 forward instead of the process's RSS growth.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from harness import ROOT, arguments, write_result
+from harness import ROOT, arguments, device_label, write_result
 
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' writers of each project's file layout
 
@@ -75,8 +79,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (its rows are keyed by the GPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    on_gpu = args.device.startswith("cuda")
+    where = device_label(args.device)
 
     import ganlens
     from ganlens.invert import project
@@ -89,7 +96,7 @@ def main() -> None:
             res = SIZES[size]
             for arch in args.archs.split(","):
                 path = build(arch, res, Path(tmp))
-                G = ganlens.load(path)
+                G = ganlens.load(path, device=args.device)
                 space = "w" if "w" in G.spaces else "z"
                 times = {}
                 for batch in (1, 8):
@@ -102,7 +109,11 @@ def main() -> None:
                         t.append((time.perf_counter() - t0) / batch * 1000)
                     times[f"batch{batch}_ms_per_image"] = float(np.median(t))
                 before = peak_rss_mb()
+                if on_gpu:
+                    torch.cuda.reset_peak_memory_stats()
                 G.render(G.sample(8, seed=1, space=space))
+                memory = ({"peak_cuda_mb_batch8": torch.cuda.max_memory_allocated() / 2**20} if on_gpu else
+                          {"peak_rss_mb_after_batch8": peak_rss_mb(), "peak_rss_growth_mb": peak_rss_mb() - before})
                 target_code = G.sample(args.samples, seed=2, space=space)
                 target = G.render(target_code)
                 inv_space = "w+" if "w+" in G.spaces else "z"
@@ -111,11 +122,10 @@ def main() -> None:
                                   restarts=4 if inv_space == "z" else 1, progress=True)
                 seconds = time.perf_counter() - t0
                 quality = psnr(G.render(res_inv.code), target)
-                key = f"{arch}@{res}px"
+                key = f"{arch}@{res}px" + (f" on {where}" if on_gpu else "")
                 rows[key] = {
                     "architecture": G.architecture, "resolution": res, "parameters": sum(p.numel() for p in G.parameters()),
-                    "num_ws": G.num_ws, "spaces": list(G.spaces), **times,
-                    "peak_rss_mb_after_batch8": peak_rss_mb(), "peak_rss_growth_mb": peak_rss_mb() - before,
+                    "num_ws": G.num_ws, "spaces": list(G.spaces), "device": where, **times, **memory,
                     "inversion": {"space": inv_space, "steps": args.steps, "samples": args.samples,
                                   "psnr_mean": float(quality.mean()), "psnr_min": float(quality.min()),
                                   "seconds_per_image": seconds / args.samples},
