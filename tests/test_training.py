@@ -23,8 +23,16 @@ def tiny_config(tmp_path, kimg: float) -> TrainConfig:
 
 
 def test_tiny_gan_trains_snapshots_and_resumes(tmp_path):
+    import torch
+
     cfg = tiny_config(tmp_path, kimg=0.16)  # 20 steps, two snapshots
-    latest = train(cfg, progress=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        latest = train(cfg, progress=False)  # on cfg.threads = 2 ...
+        assert torch.get_num_threads() == 1  # ... and the caller's setting is back afterwards
+    finally:
+        torch.set_num_threads(before)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["kimg"] for r in log] == [0.08, 0.16]
     for rec in log:

@@ -38,6 +38,7 @@ from ..models.registry import load
 from ..scorers.predictor import load_scorer
 from ..synthdata.dataset import build_dataset
 from .gan import d_logistic_loss, device_name, load_state, load_training_images, r1_penalty, restore, save_state
+from .threads import restores_thread_count
 
 
 @dataclass
@@ -77,6 +78,7 @@ def _discriminator_for(G: SplitGenerator) -> Discriminator:
                          channel_base=syn.get("channel_base", 32768), channel_max=syn.get("channel_max", 512))
 
 
+@restores_thread_count
 def train_control(cfg: ControlTrainConfig, progress: bool = True) -> Path:
     """Fine-tune (or resume) a split-latent generator; returns the path of the latest G_ema checkpoint."""
     out = Path(cfg.out)

@@ -30,6 +30,7 @@ from ..io.files import atomic_write_json
 from ..io.images import from_uint8
 from ..metrics.quality import psnr
 from ..models.stylegan2 import Generator
+from .threads import restores_thread_count
 
 
 @dataclass
@@ -108,6 +109,7 @@ def evaluate(G: Generator, enc: Encoder, n: int = 32, seed: int = 990_000) -> di
     return out
 
 
+@restores_thread_count
 def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
     """Run the three phases within `cfg.minutes` and write `out/encoder.safetensors` (+ `encoder.json`)."""
     from ..models import load

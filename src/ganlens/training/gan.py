@@ -33,6 +33,7 @@ from ..models.layers import reference_ops
 from ..models.native import save_generator
 from ..models.precision import bf16_is_fast
 from ..models.stylegan2 import Generator
+from .threads import restores_thread_count
 
 STATE_PARTS = ("G", "D", "G_ema", "G_opt", "D_opt", "progress")
 
@@ -353,6 +354,7 @@ def stop_requests():
             signal.signal(sig, handler)
 
 
+@restores_thread_count
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a StyleGAN2 on `cfg.data`; returns the path of the latest G_ema snapshot.
 
