@@ -112,21 +112,12 @@ def cached_features(net, images: np.ndarray, cache_dir: Path = FEATURE_CACHE) ->
     return feats
 
 
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), which decides e.g. whether bf16 runs natively."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def provenance(generators: Iterable[str | Path | Generator] = ()) -> dict:
     """What produced a result: the commit and whether the working tree differed from it when the run started, the
     command, the machine, when it was written, and the checkpoint hash of each of `generators` (`generator_hash`)."""
     import torch
+
+    from ganlens.models.precision import cpu_model
 
     return {
         **_AT_START,
@@ -166,7 +157,9 @@ def device_label(device: str) -> str:
 
     if device.startswith("cuda"):
         return torch.cuda.get_device_name()
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    from ganlens.models.precision import cpu_model
+
+    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"
 
 
 def arguments(description: str | None, result: str | Path, threads: int = 2) -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ step took 15x as long in bf16 on an AVX2-only AMD EPYC; `benchmarks/train_step.p
 from __future__ import annotations
 
 import functools
+import platform
 from pathlib import Path
 
 import torch
@@ -21,6 +22,17 @@ def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
         return False
     flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
     return bool(BF16_FLAGS & set(flags.split()))
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; elsewhere what `platform` knows)."""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def bf16_is_fast(device: torch.device | str) -> bool:

@@ -31,7 +31,7 @@ from ..io.images import make_grid, save_image, to_uint8
 from ..models.discriminator import Discriminator
 from ..models.layers import reference_ops
 from ..models.native import save_generator
-from ..models.precision import bf16_is_fast
+from ..models.precision import bf16_is_fast, cpu_has_bf16, cpu_model
 from ..models.stylegan2 import Generator
 from .threads import restores_thread_count
 
@@ -513,4 +513,5 @@ def _mean(values: list[torch.Tensor]) -> float:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({os.cpu_count()} cores visible, {torch.get_num_threads()} threads)"
+    bf16 = ", bf16 instructions" if cpu_has_bf16() else ""
+    return f"cpu ({cpu_model()}{bf16}; {os.cpu_count()} cores visible, {torch.get_num_threads()} threads)"
