@@ -69,17 +69,19 @@ def test_modulated_conv_fast_epilogue_matches_reference(noise_shape, up, demod, 
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("fw,up", [(4, 2), (3, 2), (4, 4), (2, 3)])
-def test_fir_upsampling_as_one_transposed_convolution_matches_reference(fw, up):
-    # every padding the transposed form takes (and some it leaves to the reference form), with a lopsided filter
+@pytest.mark.parametrize("fh,fw,up", [(4, 4, 2), (3, 3, 2), (4, 4, 4), (2, 2, 3), (1, 6, 2), (5, 1, 2)])
+def test_fir_upsampling_as_one_transposed_convolution_matches_reference(fh, fw, up):
+    # StyleGAN2's square filters and StyleGAN3's separable passes (1 x n, n x 1), lopsided taps, paddings that
+    # crop and pad, different across and down
     g = torch.Generator().manual_seed(5)
-    f = torch.rand(fw, fw, generator=g)
-    x = torch.randn(2, 3, 5, 5, generator=g).contiguous(memory_format=torch.channels_last)
-    for p0 in range(-1, fw + 1):
-        for p1 in range(-1, fw + 1):
-            fast, ref = both(lambda: upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up))
-            assert fast.shape == ref.shape, (p0, p1)
-            torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+    f = torch.rand(fh, fw, generator=g)
+    x = torch.randn(2, 3, 5, 4, generator=g).contiguous(memory_format=torch.channels_last)
+    for p0 in range(-1, max(fh, fw) + 1):
+        for p1 in range(-1, max(fh, fw) + 1):
+            for padding in ((p0, p1, p0, p1), (p0, p1, p1 - 1, p0 + 1)):
+                fast, ref = both(lambda: upfirdn2d(x, f, up=up, padding=padding, gain=up * up))
+                assert fast.shape == ref.shape, padding
+                torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("noise_shape", [None, (16, 16), (1, 1, 16, 16)])

@@ -89,17 +89,10 @@ def upfirdn2d(
 
     The filter is applied as a true convolution (flipped), like NVIDIA's reference with ``flip_filter=False``.
     """
+    if _FAST_OPS and up > 1 and down == 1:
+        return _transposed_fir(x, f, up, padding, gain)
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
-    fw = f.shape[-1]
-    if _FAST_OPS and up > 1 and down == 1 and f.shape[0] == fw and (px0, px1) == (py0, py1) and 0 <= fw - 1 - px0:
-        # Zero insertion, padding and filtering are one depthwise transposed convolution with the unflipped filter
-        # (padding fw - 1 - px0, output padding up - 1 + px1 - px0): no up-sampled, padded copy of x.
-        extra = up - 1 + px1 - px0
-        if 0 <= extra < up:
-            k = derived(f, ("transposed", c, gain, x.dtype),
-                        lambda f: (f * (gain ** (f.ndim / 2))).to(x.dtype)[None, None].repeat(c, 1, 1, 1))
-            return F.conv_transpose2d(x, k, stride=up, padding=fw - 1 - px0, output_padding=extra, groups=c)
     f = derived(f, ("depthwise", c, gain, x.dtype),
                 lambda f: (f * (gain ** (f.ndim / 2))).to(x.dtype).flip([0, 1])[None, None].repeat(c, 1, 1, 1))
     if _FAST_OPS and up == 1 and padding[0] >= 0 and len(set(padding)) == 1:
@@ -115,6 +108,24 @@ def upfirdn2d(
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
     return F.conv2d(x, f, groups=c, stride=down)
+
+
+def _transposed_fir(x: torch.Tensor, f: torch.Tensor, up: int, padding: tuple[int, int, int, int],
+                    gain: float) -> torch.Tensor:
+    """`upfirdn2d` with up > 1 and no down-sampling as one depthwise transposed convolution with the unflipped
+    filter: it computes only the products with the inserted zeros left out (a quarter of them at up = 2) and makes
+    no up-sampled, padded copy of x. The full transposed output is longer than the padded result by fh - 1 - py0 at
+    the top and fh - up - py1 at the bottom (the same across): the convolution crops what it can on both sides, a pad
+    (negative where it crops) settles the rest."""
+    c, (fh, fw) = x.shape[1], f.shape
+    k = derived(f, ("transposed", c, gain, x.dtype),
+                lambda f: (f * (gain ** (f.ndim / 2))).to(x.dtype).reshape(1, 1, fh, fw).repeat(c, 1, 1, 1))
+    px0, px1, py0, py1 = padding
+    cx0, cx1, cy0, cy1 = fw - 1 - px0, fw - up - px1, fh - 1 - py0, fh - up - py1
+    cx, cy = max(0, min(cx0, cx1)), max(0, min(cy0, cy1))
+    x = F.conv_transpose2d(x, k, stride=up, padding=(cy, cx), groups=c)
+    rest = [cx - cx0, cx - cx1, cy - cy0, cy - cy1]
+    return F.pad(x, rest) if any(rest) else x
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
