@@ -131,6 +131,20 @@ def test_derived_constants_are_reused_until_their_source_changes():
     assert derived(first, "same", lambda t: t) is first and id(first) not in layers._DERIVED  # identity: not stored
 
 
+def test_a_render_in_inference_mode_does_not_break_a_later_gradient_through_the_frozen_generator():
+    # the web UI renders in inference mode, then climbs an attribute: gradients flow to the code, not the weights
+    torch.manual_seed(4)
+    G = Generator(32, 0, 32, 32, 3, synthesis_kwargs={"channel_base": 512, "channel_max": 32}).requires_grad_(False)
+    ws = torch.randn(1, G.num_ws, 32)
+    with torch.inference_mode():
+        rendered = G.synthesis(ws, noise_mode="const")
+    code = ws.clone().requires_grad_(True)
+    out = G.synthesis(code, noise_mode="const")
+    out.square().mean().backward()
+    assert code.grad is not None and code.grad.abs().sum() > 0
+    torch.testing.assert_close(out.detach(), rendered.clone())
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_whole_networks_agree_between_fast_and_reference_ops(layout, batch):

@@ -55,6 +55,9 @@ def derived(t: torch.Tensor, key: Hashable, make: Callable[[torch.Tensor], torch
     """
     if t.requires_grad and torch.is_grad_enabled():
         return make(t)
+    # A value made under inference mode must not reach autograd later (it cannot be saved for backward), so each
+    # mode keeps its own: the web UI renders in inference mode and climbs an attribute with gradients.
+    key = (key, torch.is_inference_mode_enabled())
     stamp = (t._version, t.data_ptr(), t.dtype, t.device)
     entry = _DERIVED.get(id(t))
     if entry is not None and entry[0]() is t and key in entry[1] and entry[1][key][0] == stamp:
