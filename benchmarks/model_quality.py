@@ -142,7 +142,9 @@ def domain_part(fake: np.ndarray, real: np.ndarray, other: np.ndarray, result: d
 
 def speed_part(G, result: dict, repeats: int = 20) -> None:
     """Milliseconds per synthesis call at batch 1 and 64 on one thread (median of `repeats`) in fp32, and in bf16
-    too where this CPU has bf16 instructions (`bf16_*` keys; elsewhere bf16 is emulated, many times slower)."""
+    too where this CPU has bf16 instructions (`bf16_*` keys; elsewhere bf16 is emulated, many times slower). Without
+    autograd, as `G.render` and the web UI synthesise (autograd's per-operation bookkeeping alone adds about 1 ms
+    at batch 1)."""
     from ganlens.models.precision import bf16_is_fast
 
     threads = torch.get_num_threads()
@@ -153,14 +155,15 @@ def speed_part(G, result: dict, repeats: int = 20) -> None:
             prefix = "" if precision == "fp32" else "bf16_"
             for batch in (1, 64):
                 code = G.sample(batch, seed=0)
-                G.synthesize(code, precision=precision)
-                times = []
-                for _ in range(repeats if batch == 1 else max(3, repeats // 5)):
-                    t = time.perf_counter()
+                with torch.no_grad():
                     G.synthesize(code, precision=precision)
-                    times.append(time.perf_counter() - t)
+                    times = []
+                    for _ in range(repeats if batch == 1 else max(3, repeats // 5)):
+                        t = time.perf_counter()
+                        G.synthesize(code, precision=precision)
+                        times.append(time.perf_counter() - t)
                 out[f"{prefix}batch{batch}_ms"] = round(float(np.median(times)) * 1000, 2)
-        out.update({"threads": 1, "precision": "fp32 (bf16_* keys: bf16)"})
+        out.update({"threads": 1, "precision": "fp32 (bf16_* keys: bf16)", "autograd": "off (torch.no_grad)"})
     finally:
         torch.set_num_threads(threads)
     result["synthesis_speed"] = out

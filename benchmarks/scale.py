@@ -1,6 +1,8 @@
 """Scale-out on Ray (issue 29): what sharding a job over Ray workers costs and gains, on this machine.
 
     python benchmarks/scale.py                     # -> results/scale.json (about two hours on the idle 2-core CPU)
+    python benchmarks/scale.py --model runs/campaign/snapshot-....safetensors --precision auto
+                                                   # the v2 network's shape in bf16 (what the 30-minute goal means)
     python benchmarks/scale.py --model random-tiny --samples 2000 --big 0 --images 8 --hybrid-steps 5 \\
         --out /tmp/scale.json                      # a smoke run (a minute or two)
 
@@ -43,12 +45,12 @@ def score_rows(G, args, scratch: Path) -> tuple[list[dict], dict]:
     from ganlens.scoring import score
 
     n, bs, rows = args.samples, args.batch_size, []
-    score(G, bs, args.scorer, seed=99, batch_size=bs)  # warm-up: first-call allocations, the scorer's load
+    score(G, bs, args.scorer, seed=99, batch_size=bs, precision=args.precision)  # warm-up: first-call allocations, the scorer's load
     single = {}
     for threads in sorted({1, os.cpu_count() or 1}):
         torch.set_num_threads(threads)
         t0 = time.perf_counter()
-        single[threads] = score(G, n, args.scorer, seed=args.seed, batch_size=bs)
+        single[threads] = score(G, n, args.scorer, seed=args.seed, batch_size=bs, precision=args.precision)
         dt = time.perf_counter() - t0
         rows.append({"name": f"score, one process, {threads} thread(s)", "samples": n, "seconds": round(dt, 2),
                      "samples_per_s": round(n / dt, 1)})
@@ -65,7 +67,8 @@ def score_rows(G, args, scratch: Path) -> tuple[list[dict], dict]:
         with RayExecutor(workers=k) as ex:  # joins the Ray started above
             t0 = time.perf_counter()
             got = score(G, n, args.scorer, seed=args.seed, batch_size=bs, executor=ex, work_dir=work,
-                        shard_size=args.shard_size, on_shard=lambda s, info: infos.append(info))
+                        shard_size=args.shard_size, on_shard=lambda s, info: infos.append(info),
+                        precision=args.precision)
             dt = time.perf_counter() - t0
         compute = sum(i["seconds"] for i in infos)
         row = {"name": f"score, local Ray, {ex.workers} worker(s)", "samples": n, "shards": len(infos),
@@ -98,7 +101,8 @@ def big_row(G, args, scratch: Path) -> dict:
     last: list[float] = []
     with ex:
         result = score(G, args.big, args.scorer, seed=args.seed, batch_size=args.batch_size, executor=ex,
-                       work_dir=work, progress=True, on_shard=lambda s, info: last.append(time.perf_counter()))
+                       work_dir=work, progress=True, on_shard=lambda s, info: last.append(time.perf_counter()),
+                       precision=args.precision)
     merged = time.perf_counter()
     result.save(out)
     saved = time.perf_counter()
@@ -220,6 +224,8 @@ def main() -> None:
     ap.add_argument("--hybrid-steps", type=int, default=100)
     ap.add_argument("--object-store-mb", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                    help="synthesis precision of the scoring rows ('auto': bf16 where this CPU has bf16 instructions)")
     args = ap.parse_args()
     args.workers = [int(k) for k in args.workers.split(",")]
 
@@ -228,6 +234,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     G = ganlens.load(args.model)
     doc: dict = {"model": args.model, "scorer": args.scorer, "batch_size": args.batch_size, "seed": args.seed,
+                 "precision": G.resolve_precision(args.precision),
                  "cores": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     scratch = Path(tempfile.mkdtemp(prefix="ganlens_scale_"))
     try:
