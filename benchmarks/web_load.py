@@ -18,6 +18,8 @@ variant: the plain single process, and `--ray` with 1 and 2 Ray Serve replicas. 
 
     python benchmarks/web_load.py                                   # writes results/web_load.json
     python benchmarks/web_load.py --clients 4 --moves 3 --sustain 0 --sessions 20 --variants plain --out /tmp/x.json
+    python benchmarks/web_load.py --model SNAPSHOT.safetensors --slider user:smile --out results/web_load-v2.json \
+        --serve-options "--directions v2dirs/ --scorer synthfaces64 --guard synthfaces64-independent"
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import asyncio
 import base64
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -55,7 +58,7 @@ def start_server(args, extra: list[str], timeout: float = 600) -> tuple[subproce
     return serve_on_free_port(
         lambda port: [sys.executable, "-m", "ganlens", "serve", "--model", args.model, "--sefa", "0", "--port",
                       str(port), "--threads", str(args.threads), "--max-batch", str(args.max_batch),
-                      "--batch-window-ms", str(args.window_ms), *extra],
+                      "--batch-window-ms", str(args.window_ms), *shlex.split(args.serve_options), *extra],
         timeout,
         # the server auto-labels directions in the background after start-up: measure after that
         ready=lambda info: not info["labels_pending"])
@@ -96,8 +99,8 @@ def tree_rss_mb(pid: int) -> float:
 class Tab:
     """One client behaving like the page: its session id and the newest state token."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http, self.sid, self.token, self.restored = http, None, None, 0
+    def __init__(self, http: httpx.AsyncClient, slider: str) -> None:
+        self.http, self.slider, self.sid, self.token, self.restored = http, slider, None, None, 0
 
     def keep(self, view: dict) -> None:
         self.sid, self.token = view["session"], view["token"]
@@ -108,7 +111,7 @@ class Tab:
         self.keep(r.json())
 
     async def move(self, strength: float) -> httpx.Response:
-        body = {"strengths": {"attr:smile": strength}, "commit": False}
+        body = {"strengths": {self.slider: strength}, "commit": False}
         r = await self.http.post(f"/api/sessions/{self.sid}/edit", json=body)
         if r.status_code == 404 and r.json().get("expired"):
             self.restored += 1
@@ -125,7 +128,7 @@ def percentile(ms: list[float], q: float) -> float | None:
     return round(float(np.percentile(ms, q)), 1) if ms else None
 
 
-async def load(url: str, clients: int, moves: int, seed0: int = 0) -> dict:
+async def load(url: str, clients: int, moves: int, slider: str, seed0: int = 0) -> dict:
     """`clients` tabs, each opening a session and moving the slider `moves` times, all at once."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -134,7 +137,7 @@ async def load(url: str, clients: int, moves: int, seed0: int = 0) -> dict:
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         async def one(i: int) -> None:
             nonlocal restored
-            tab = Tab(http)
+            tab = Tab(http, slider)
             try:
                 await tab.open(seed0 + i)
             except Exception as exc:  # noqa: BLE001 - counted
@@ -162,14 +165,14 @@ async def load(url: str, clients: int, moves: int, seed0: int = 0) -> dict:
             "edits_per_s": round(len(latencies) / wall, 1), "wall_s": round(wall, 2)}
 
 
-async def sustained(url: str, pid: int, edits: int, clients: int = 50, every: int = 100) -> dict:
+async def sustained(url: str, pid: int, edits: int, slider: str, clients: int = 50, every: int = 100) -> dict:
     """`edits` slider moves by `clients` tabs, in rounds of about `every` moves (each tab moving `every // clients`
     times); after each round, with the server at rest, its RSS is read (at rest, so that a batch's activations in
     flight do not blur the trend)."""
     samples, errors, done = [], 0, 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        tabs = [Tab(http) for _ in range(clients)]
+        tabs = [Tab(http, slider) for _ in range(clients)]
         await asyncio.gather(*(t.open(1000 + i) for i, t in enumerate(tabs)))
         async def moves(tab: Tab, i: int, k: int) -> int:
             failed = 0
@@ -271,11 +274,11 @@ def measure_variant(args, name: str) -> dict:
         with httpx.Client(base_url=url, timeout=120) as http:  # warm-up: a few renders
             sid = http.post("/api/sessions", json={"seed": 0}).json()["session"]
             for s in (-1, 0, 1):
-                http.post(f"/api/sessions/{sid}/edit", json={"strengths": {"attr:smile": s}})
+                http.post(f"/api/sessions/{sid}/edit", json={"strengths": {args.slider: s}}).raise_for_status()
         runs = []
         for n in args.clients:
             before, tree_before = rss_mb(proc.pid), tree_rss_mb(proc.pid)
-            run = asyncio.run(load(url, n, args.moves, seed0=100 * n))
+            run = asyncio.run(load(url, n, args.moves, args.slider, seed0=100 * n))
             time.sleep(REST_S)
             run["server"] = httpx.get(f"{url}/api/stats", timeout=60).json()
             run.update(rss_before_mb=round(before, 1), rss_after_mb=round(rss_mb(proc.pid), 1),
@@ -285,7 +288,7 @@ def measure_variant(args, name: str) -> dict:
         out["load"] = runs
         if name == "plain":
             if args.sustain:
-                out["sustained"] = asyncio.run(sustained(url, proc.pid, args.sustain))
+                out["sustained"] = asyncio.run(sustained(url, proc.pid, args.sustain, args.slider))
                 print(name, "sustained", json.dumps({k: v for k, v in out["sustained"].items()
                                                      if k != "rss_mb_at_rest_every_100"}), flush=True)
             if args.sessions:
@@ -302,6 +305,10 @@ def measure_variant(args, name: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="synthfaces64")
+    ap.add_argument("--serve-options", default="", help="more options of `ganlens serve`, e.g. for a snapshot: "
+                    "'--directions DIR --scorer synthfaces64 --guard synthfaces64-independent'")
+    ap.add_argument("--slider", default="attr:smile", help="the direction the clients move ('user:NAME' for a file "
+                    "NAME.npz given by --directions)")
     ap.add_argument("--clients", default="10,50,200", help="comma-separated numbers of concurrent clients")
     ap.add_argument("--moves", type=int, default=10, help="slider moves per client")
     ap.add_argument("--sustain", type=int, default=2000, help="edits of the sustained-memory run (0: skip)")
@@ -315,7 +322,9 @@ def main() -> None:
     args.clients = [int(c) for c in args.clients.split(",")]
     load_before = os.getloadavg()
     doc = {"what": "concurrent slider moves against `ganlens serve` on loopback (issue 28)",
-           "model": args.model, "clients": args.clients, "moves_each": args.moves,
+           "model": args.model, "serve_options": args.serve_options,
+           "slider": args.slider,
+           "clients": args.clients, "moves_each": args.moves,
            "server": {"threads": args.threads, "max_batch": args.max_batch, "batch_window_ms": args.window_ms},
            "variants": {}}
     for name in args.variants.split(","):

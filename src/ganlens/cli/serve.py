@@ -25,6 +25,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(0, 256),
               help="torch CPU threads (0: torch's default, one per core). One keeps a slider move steady when "
                    "the cores are busy with other work; raise it for large models on an idle machine.")
+@click.option("--scorer", default="auto", show_default=True,
+              help="Predictor (name, file, or module:function) whose read-out the page shows and Climb raises; "
+                   "'auto': the one bundled for the model, if any; 'none'.")
 @click.option("--guard", default="auto", show_default=True,
               help="Predictor (name or file) under which Climb also holds the ticked attributes; 'auto': the "
                    "model's '-independent' predictor if bundled (trained without the domain's correlations); 'none'.")
@@ -47,7 +50,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
               help="What slider moves render in. 'auto': bf16 where the CPU has bf16 instructions (about 3x "
                    "faster for synthfaces64, within a few grey levels of fp32), else fp32.")
 @device_option
-def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, guard, session_memory_mb,
+def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, scorer, guard, session_memory_mb,
           session_idle_min, max_batch, batch_window_ms, ray_address, ray_replicas, precision, device) -> None:
     """Start the web UI: random seeds or uploaded images, sliders per direction, mix, morph, downloads.
 
@@ -56,6 +59,7 @@ def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, g
       ganlens serve --model synthfaces64 --port 7860
       ganlens serve --model synthfaces64 --directions my_directions/ --sefa 8
       ganlens serve --model synthfaces64 --guard none
+      ganlens serve --model my_snapshot.safetensors --scorer synthfaces64 --directions my_directions/
       ganlens serve --model synthfaces64 --ray --ray-replicas 2
     then open http://127.0.0.1:7860 in a browser.
     """
@@ -71,8 +75,8 @@ def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, g
         # Measured on 2 shared cores: with 2 threads a 64 px synthesis took up to a second when the other core
         # was busy (the threads wait for each other), with 1 thread about 30 ms either way.
         torch.set_num_threads(threads)
-    studio = Studio.load(model, directions=directions_dir, sefa_num=sefa_num, guard=guard, device=device,
-                         precision=precision)
+    studio = Studio.load(model, directions=directions_dir, sefa_num=sefa_num, scorer=scorer, guard=guard,
+                         device=device, precision=precision)
     local = host in LOOPBACK
     if not local:
         click.echo(f"warning: binding {host} makes the UI reachable from other machines; it has no login", err=True)
@@ -85,7 +89,7 @@ def serve(model, directions_dir, sefa_num, host, port, max_upload_mb, threads, g
         click.echo(f"starting the renderer on Ray Serve ({ray_replicas} replica(s), "
                    f"{'a local cluster' if ray_address == 'local' else ray_address})", err=True)
         read_out = ray_serve.start(model, ray_address, ray_replicas, max_batch, batch_window_ms / 1000,
-                                   threads, guard=guard, device=device, precision=precision)
+                                   threads, scorer=scorer, guard=guard, device=device, precision=precision)
     app = create_app(studio, max_upload_bytes=int(max_upload_mb * 2**20), allowed_hosts=hosts,
                      session_bytes=int(session_memory_mb * 2**20), session_idle_s=session_idle_min * 60,
                      max_batch=max_batch, batch_window_s=batch_window_ms / 1000, read_out=read_out)
