@@ -84,6 +84,23 @@ def test_fir_upsampling_as_one_transposed_convolution_matches_reference(fh, fw, 
                 torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("up,down", [((2, 1), 1), ((1, 2), 1), ((4, 2), 1), (1, (2, 1)), (1, (1, 2)), (1, (3, 2))])
+@pytest.mark.parametrize("fh,fw", [(4, 4), (1, 6), (5, 1)])
+def test_fir_with_a_factor_per_axis_matches_reference(up, down, fh, fw):
+    g = torch.Generator().manual_seed(6)
+    f = torch.rand(fh, fw, generator=g)
+    x = torch.randn(2, 3, 7, 6, generator=g)
+    for padding in ((0, 0, 0, 0), (2, 2, 2, 2), (3, -1, 0, 2), (-1, 2, 4, 1)):
+        fast, ref = both(lambda: upfirdn2d(x, f, up=up, down=down, padding=padding, gain=2.0))
+        assert fast.shape == ref.shape, padding
+        torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+    # the reference form resamples each axis by its own factor: a 1-D filter along x up-samples x alone
+    (ux, uy), (dx, dy) = [(v, v) if isinstance(v, int) else v for v in (up, down)]
+    with reference_ops():
+        out = upfirdn2d(x, f, up=up, down=down)
+    assert out.shape[2:] == ((7 * uy - fh) // dy + 1, (6 * ux - fw) // dx + 1)
+
+
 @pytest.mark.parametrize("noise_shape", [None, (16, 16), (1, 1, 16, 16)])
 @pytest.mark.parametrize("demod,act", [(True, "lrelu"), (False, "linear")])
 def test_single_image_modulated_conv_with_the_style_in_the_kernel_matches_reference(noise_shape, demod, act):

@@ -4,6 +4,7 @@ generator offers ganlens' latent interface plus the input transform as an edit."
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
@@ -26,6 +27,7 @@ from ganlens.invert import project
 from ganlens.latents import LatentCode
 from ganlens.metrics.quality import psnr
 from ganlens.models import stylegan3 as sg3
+from ganlens.models.layers import reference_ops
 
 TOL = 1e-4
 RES = 32
@@ -169,8 +171,15 @@ def test_filter_design_matches_scipy():
     assert sg3.lowpass_filter(1, 2.0, 1.0, 16) is None
 
 
-def test_fir_matches_tap_by_tap_upfirdn():
-    """Separable taps (two 1-D passes) and 2-D filters, with zero insertion, padding and cropping, decimation."""
+@pytest.mark.parametrize("fast", [True, False])
+def test_fir_matches_tap_by_tap_upfirdn(fast):
+    """Separable taps (two 1-D passes, each resampling its own axis) and 2-D filters, with zero insertion, padding
+    and cropping, decimation; in the fast ops and the reference ops."""
+    with contextlib.nullcontext() if fast else reference_ops():
+        _fir_matches_tap_by_tap_upfirdn()
+
+
+def _fir_matches_tap_by_tap_upfirdn():
     x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 3, 19, 17)).astype(np.float32))
     taps = sg3.lowpass_filter(12, 2.0, 6.0, 32)
     radial = sg3.lowpass_filter(8, 4.0, 6.0, 32, radial=True)

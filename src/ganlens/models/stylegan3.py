@@ -101,7 +101,11 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
 def fir(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
         padding: Sequence[int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
     """`layers.upfirdn2d` for the filter forms StyleGAN3 stores: None (identity), 1-D taps (separable: applied
-    along x, then along y, each pass with sqrt(gain)) or a 2-D filter. padding: (x0, x1, y0, y1); negative crops."""
+    along x, then along y, each pass with sqrt(gain)) or a 2-D filter. padding: (x0, x1, y0, y1); negative crops.
+
+    Each separable pass resamples and pads only its own axis (zero insertion, padding and decimation along one
+    axis commute with filtering along the other), so neither pass filters the other axis' inserted zeros or
+    computes the samples the other's decimation drops: at 256 px this halved StyleGAN3's filtered activations."""
     padding = tuple(int(p) for p in padding)
     if f is None:
         if up == 1 and down == 1 and not any(padding):
@@ -110,8 +114,9 @@ def fir(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
     if f.ndim == 2:
         return upfirdn2d(x, f, up=up, down=down, padding=padding, gain=gain)
     g = math.sqrt(gain)
-    x = upfirdn2d(x, f[None, :], up=up, padding=padding, gain=g)
-    return upfirdn2d(x, f[:, None], down=down, gain=g)
+    px0, px1, py0, py1 = padding
+    x = upfirdn2d(x, f[None, :], up=(up, 1), down=(down, 1), padding=(px0, px1, 0, 0), gain=g)
+    return upfirdn2d(x, f[:, None], up=(1, up), down=(1, down), padding=(0, 0, py0, py1), gain=g)
 
 
 def filtered_lrelu(
