@@ -6,6 +6,8 @@
     python benchmarks/campaign.py stop                   # end a stint early: the run snapshots and exits at once
     bash benchmarks/campaign_gpu.sh [MINUTES]           # on a lent GPU (the device tool): one stint, state to $OUT
     python benchmarks/campaign.py adopt DIR              # back here: continue from what the GPU stint returned
+    python benchmarks/campaign.py ship SNAPSHOT --quality results/model_quality-v2-XXXXkimg.json
+                                                         # when the bar holds: it becomes the bundled synthfaces64
 
 Everything lives at one fixed path, replaced each time: campaign/synthfaces64-v2/
 - recipe.json: the `ganlens train gan` options of the run (chosen by benchmarks/recipe_probes.py) and the probe
@@ -155,6 +157,89 @@ def adopt(args: argparse.Namespace) -> None:
           f"`campaign.py start` resumes, `campaign.py pack` adds its snapshots to the curve")
 
 
+# Issue 35's bar for the weights that replace synthfaces64 (model_quality.py's keys)
+FID_BAR, FID_MIN_N, BATCH1_MS_BAR = 25.0, 5000, 10.0
+
+
+def bar_failures(quality: dict) -> list[str]:
+    """What keeps a model-quality result (benchmarks/model_quality.py's JSON) below the shipping bar; [] if none."""
+    out = []
+    fid, n = quality.get("fid"), quality.get("fid_n") or 0
+    if fid is None or n < FID_MIN_N:
+        out.append(f"no FID on >= {FID_MIN_N} samples (run model_quality.py --parts fid --n {FID_MIN_N})")
+    elif fid > FID_BAR:
+        out.append(f"FID {fid:.1f} > {FID_BAR:g}")
+    if "coverage" not in quality:
+        out.append("no coverage part")
+    elif not quality.get("all_coverage_pass"):
+        out.append("coverage outside its bars: " + ", ".join(k for k, v in quality["coverage"].items()
+                                                              if not v.get("pass")))
+    ms = (quality.get("synthesis_speed") or {}).get("batch1_ms")
+    if ms is None:
+        out.append("no speed part")
+    elif ms > BATCH1_MS_BAR:
+        out.append(f"batch-1 synthesis {ms:.1f} ms > {BATCH1_MS_BAR:g} ms")
+    return out
+
+
+def campaign_summary(curve: dict) -> dict:
+    """kimg and training wall time per device, from the curve's points (each interval counted on the device of the
+    snapshot that ends it)."""
+    per: dict[str, dict] = {}
+    last_kimg, last_wall = 0.0, 0.0
+    for p in sorted(curve.get("points", []), key=lambda p: p["kimg"]):
+        d = per.setdefault(p.get("device") or "cpu (model not recorded)", {"kimg": 0.0, "wall_h": 0.0})
+        d["kimg"] = round(d["kimg"] + p["kimg"] - last_kimg, 2)
+        d["wall_h"] = round(d["wall_h"] + (p["wall_s"] - last_wall) / 3600, 2)
+        last_kimg, last_wall = p["kimg"], p["wall_s"]
+    return per
+
+
+def ship(args: argparse.Namespace) -> None:
+    """Install a snapshot's G_ema as the bundled synthfaces64, with its provenance, if its measured quality holds
+    the bar (or with --anyway, which records that it did not)."""
+    import datetime
+
+    import ganlens
+    from ganlens.models.native import save_generator
+    from harness import generator_hash
+
+    snapshot, quality_path = Path(args.snapshot), Path(args.quality)
+    quality = json.loads(quality_path.read_text())
+    digest = generator_hash(snapshot)
+    measured = {h for part in quality.get("provenance_by_part", {"all": quality.get("provenance", {})}).values()
+                for h in (part.get("generators") or {}).values()}
+    if measured != {digest}:
+        sys.exit(f"{quality_path} measured other weights than {snapshot} (hashes {sorted(measured)} vs {digest})")
+    failures = bar_failures(quality)
+    if failures and not args.anyway:
+        sys.exit("not shipping, below the bar: " + "; ".join(failures) + " (--anyway ships it regardless)")
+    G = ganlens.load(str(snapshot))
+    rec = recipe()
+    syn = G.init_kwargs["synthesis_kwargs"]
+    curve_path = HOME / "curve.json"
+    provenance = {
+        "training": G.provenance.get("training", {}),
+        "description": (f"StyleGAN2 ({G.img_resolution} px, {syn['channel_base'] // G.img_resolution} channels at "
+                        f"full resolution up to {syn['channel_max']}, z={G.z_dim}, w={G.w_dim}, "
+                        f"{G.init_kwargs['mapping_kwargs']['num_layers']}-layer mapping) trained on the procedural "
+                        "synthfaces domain of ganlens.synthdata; G_ema weights"),
+        "dataset": {"domain": "synthfaces", "n": 100000, "seed": 0, "size": 64, "command": " ".join(DATA_COMMAND)},
+        "recipe": {"summary": rec["recipe"], "options": rec["options"], "why": rec.get("why")},
+        "campaign": {"stints_by_device": campaign_summary(json.loads(curve_path.read_text()))
+                     if curve_path.exists() else {}, "curve": str(curve_path.relative_to(ROOT))},
+        "date": datetime.date.today().isoformat(),
+        "metrics": {"source": str(quality_path), "bar_failures": failures,
+                    **{k: quality[k] for k in ("fid", "fid_n", "kid", "domain", "all_coverage_pass",
+                                               "all_correlations_pass", "synthesis_speed") if k in quality}},
+    }
+    G.name = "synthfaces64"
+    dest = Path(args.to)
+    save_generator(G, dest, provenance=provenance)
+    print(f"{snapshot} -> {dest} as synthfaces64 ({'below the bar: ' + '; '.join(failures) if failures else 'bar held'})"
+          "\nEverything derived from the generator is now stale: `make artefacts` rebuilds it.")
+
+
 def favour(pid: int, nice: int = -8) -> str:
     """Give the run's scheduling group priority over other work on the machine.
 
@@ -265,8 +350,13 @@ def main() -> None:
     a = sub.add_parser("adopt", help="continue from what a GPU stint brought back")
     a.add_argument("src", help="the folder the device tool returned ($OUT of campaign_gpu.sh)")
     a.add_argument("--run", default=str(RUN), help="the run folder to continue")
+    h = sub.add_parser("ship", help="install a snapshot as the bundled synthfaces64 when its quality holds the bar")
+    h.add_argument("snapshot", help="a G_ema snapshot of the run (runs/campaign/snapshot-*.safetensors)")
+    h.add_argument("--quality", required=True, help="model_quality.py's JSON measured on that snapshot")
+    h.add_argument("--to", default=str(ROOT / "src" / "ganlens" / "assets" / "synthfaces64.safetensors"))
+    h.add_argument("--anyway", action="store_true", help="ship below the bar (recorded in the provenance)")
     args = ap.parse_args()
-    {"start": start, "pack": pack, "status": status, "stop": stop, "gpu-stint": gpu_stint,
+    {"ship": ship, "start": start, "pack": pack, "status": status, "stop": stop, "gpu-stint": gpu_stint,
      "adopt": adopt}[args.cmd](args)
 
 
