@@ -1,6 +1,6 @@
 """Quality of a generator trained on synthfaces, against held-out renders it never saw.
 
-Writes results/model_quality.json, and with --grid a sample grid (and the yaw histogram beside it). Run:
+Writes results/model_quality.json, and with --grid a sample grid (and factor histograms beside it). Run:
     python benchmarks/model_quality.py --model synthfaces64 --n 5000 [--parts fid,domain,coverage,speed,edits] \
         --grid docs/synthfaces64_samples.png
 Each part updates its own keys of the JSON, so they can run separately:
@@ -13,7 +13,8 @@ Each part updates its own keys of the JSON, so they can run separately:
   features cannot flatter), its floor, and improved precision / recall (k = 3) in those features. Seconds.
 - coverage: every factor's marginal as the predictor reads it (binary rates within 3 points of the renders',
   continuous factors' 1-D Wasserstein distance within 0.05 of their range), the data's built-in correlations
-  within 0.1, and the yaw histogram (docs/<grid stem>_yaw.png).
+  within 0.1, the 5 / 50 / 95 % quantiles of each continuous factor, and with --grid histograms beside the grid:
+  yaw and every continuous factor outside its bar (docs/<grid stem>_<factor>.png).
 - speed: batch-1 and batch-64 synthesis time on one thread (fp32, channels-last as `ganlens.load` gives it; bf16 too
   where the CPU has bf16 instructions).
 - edits: the visible-edit share along quick InterFaceGAN boundaries (2,000 fitting samples, w + 2.5 sigma n),
@@ -56,7 +57,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(ROOT / "results" / "model_quality.json"))
     ap.add_argument("--grid", default=None,
-                    help="write the first 64 samples here (and the yaw histogram as <stem>_yaw.png); none without it")
+                    help="write the first 64 samples here (and histograms as <stem>_<factor>.png); none without it")
     ap.add_argument("--parts", default="fid,domain,coverage,speed,edits",
                     help="comma list of: fid, domain, coverage, speed, edits")
     ap.add_argument("--inception", default=None, help="use this Inception TorchScript file instead of the verified one")
@@ -110,8 +111,7 @@ def main() -> None:
     if "domain" in parts:
         domain_part(fake, real, render_batch(sample_factors(args.n, args.data_seed + 1), size=G.img_resolution), result)
     if "coverage" in parts:
-        yaw = Path(args.grid).with_name(Path(args.grid).stem + "_yaw.png") if args.grid else None
-        coverage_part(G, fake, real, true_factors, result, yaw_chart=yaw)
+        coverage_part(G, fake, real, true_factors, result, charts=Path(args.grid) if args.grid else None)
         result["coverage_command"] = f"python benchmarks/model_quality.py --model {args.model} --n {args.n} --parts coverage"
     if "speed" in parts:
         speed_part(G, result)
@@ -189,7 +189,9 @@ def edits_part(G, result: dict, attributes=EDIT_ATTRIBUTES, test_samples: int = 
 
 
 def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarray, result: dict,
-                  yaw_chart: Path | None = None) -> None:
+                  charts: Path | None = None) -> None:
+    """Factor marginals and correlations as the predictor reads them; with `charts` (the grid's path), histograms
+    beside it: `<stem>_yaw.png` and one `<stem>_<factor>.png` per continuous factor outside its bar."""
     from ganlens.scorers import load_scorer
 
     scorer = load_scorer("synthfaces64")
@@ -204,7 +206,10 @@ def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarra
                                 "abs_diff_points": 100 * abs(rf - rr), "pass": 100 * abs(rf - rr) <= 3}
         else:
             w = wasserstein_distance(a, b) / (f.high - f.low)
-            coverage[f.name] = {"kind": "continuous", "wasserstein_over_range": float(w), "pass": w <= 0.05}
+            q = (0.05, 0.5, 0.95)  # a shift moves all three; missing tails pull the outer two in
+            coverage[f.name] = {"kind": "continuous", "wasserstein_over_range": float(w), "pass": w <= 0.05,
+                                "quantiles_5_50_95": {"gan": [round(float(v), 3) for v in np.quantile(a, q)],
+                                                      "renders": [round(float(v), 3) for v in np.quantile(b, q)]}}
     names = [f.name for f in FACTORS]
     c_fake, c_real = correlations(s_fake, names), correlations(s_real, names)
     c_true = np.corrcoef(true_factors.T)
@@ -222,16 +227,19 @@ def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarra
         "all_coverage_pass": all(v["pass"] for v in coverage.values()),
         "all_correlations_pass": all(p["pass"] for p in pairs),
     })
-    if yaw_chart is not None:
+    if charts is not None:
         from ganlens.analysis.plots import line_chart
 
-        f = next(f for f in FACTORS if f.name == "yaw")
-        edges = np.linspace(f.low, f.high, 25)
-        centres = (edges[:-1] + edges[1:]) / 2
-        hist = {k: (centres, np.histogram(v, bins=edges)[0] / len(v)) for k, v in
-                (("generator", s_fake["yaw"]), ("renders", s_real["yaw"]))}
-        save_image(line_chart(hist, title=f"head yaw as the predictor reads it ({len(fake)} samples each)",
-                              xlabel="yaw", ylabel="share of samples"), yaw_chart)
+        for f in FACTORS:
+            if f.name != "yaw" and (f.kind == "binary" or coverage[f.name]["pass"]):
+                continue
+            edges = np.linspace(f.low, f.high, 25)
+            centres = (edges[:-1] + edges[1:]) / 2
+            hist = {k: (centres, np.histogram(v, bins=edges)[0] / len(v)) for k, v in
+                    (("generator", s_fake[f.name]), ("renders", s_real[f.name]))}
+            save_image(line_chart(hist, title=f"{f.name} as the predictor reads it ({len(fake)} samples each)",
+                                  xlabel=f.name, ylabel="share of samples"),
+                       charts.with_name(f"{charts.stem}_{f.name}.png"))
     for k, v in coverage.items():
         print(k, {kk: (round(vv, 3) if isinstance(vv, float) else vv) for kk, vv in v.items()})
     for p in pairs:
