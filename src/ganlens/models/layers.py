@@ -97,7 +97,7 @@ def upfirdn2d(
     ux, uy = (up, up) if isinstance(up, int) else up
     dx, dy = (down, down) if isinstance(down, int) else down
     if _FAST_OPS and max(ux, uy) > 1 and dx == dy == 1:
-        return _transposed_fir(x, f, (uy, ux), padding, gain)
+        return _transposed_fir(x, f, (ux, uy), padding, gain)
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
     f = derived(f, ("depthwise", c, gain, x.dtype),
@@ -122,12 +122,12 @@ def upfirdn2d(
 
 def _transposed_fir(x: torch.Tensor, f: torch.Tensor, up: tuple[int, int], padding: tuple[int, int, int, int],
                     gain: float) -> torch.Tensor:
-    """`upfirdn2d` with up-sampling by (uy, ux) and no down-sampling as one depthwise transposed convolution with
+    """`upfirdn2d` with up-sampling by `up` = (ux, uy) and no down-sampling as one depthwise transposed convolution with
     the unflipped filter: it computes only the products with the inserted zeros left out (a quarter of them at up
     = 2) and makes no up-sampled, padded copy of x. The full transposed output is longer than the padded result by
     fh - 1 - py0 at the top and fh - uy - py1 at the bottom (likewise across): the convolution crops what it can on
     both sides, a pad (negative where it crops) settles the rest."""
-    c, (fh, fw), (uy, ux) = x.shape[1], f.shape, up
+    c, (fh, fw), (ux, uy) = x.shape[1], f.shape, up
     k = derived(f, ("transposed", c, gain, x.dtype),
                 lambda f: (f * (gain ** (f.ndim / 2))).to(x.dtype).reshape(1, 1, fh, fw).repeat(c, 1, 1, 1))
     px0, px1, py0, py1 = padding
