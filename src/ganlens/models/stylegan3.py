@@ -105,7 +105,8 @@ def fir(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
 
     Each separable pass resamples and pads only its own axis (zero insertion, padding and decimation along one
     axis commute with filtering along the other), so neither pass filters the other axis' inserted zeros or
-    computes the samples the other's decimation drops: at 256 px this halved StyleGAN3's filtered activations."""
+    computes the samples the other's decimation drops (full-width StyleGAN3-T at 256 px, batch 1, one thread beside
+    a training run: 11.3-11.9 -> 7.8-8.1 s per image)."""
     padding = tuple(int(p) for p in padding)
     if f is None:
         if up == 1 and down == 1 and not any(padding):
