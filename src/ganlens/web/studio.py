@@ -31,6 +31,7 @@ from ..errors import GanlensError
 from ..latents import LatentCode
 from ..models.stylegan2 import Generator
 from . import stylespace
+from .chunks import ChunkPlanner
 from .stylespace import StyleChannelIndex
 
 
@@ -126,6 +127,7 @@ class Studio:
     guards: dict = field(default_factory=dict)
     precision: str = "fp32"
     lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    passes: ChunkPlanner = field(default_factory=ChunkPlanner, init=False, repr=False)
     labels_pending: bool = field(default=False, init=False)
     _conditioned: dict = field(default_factory=dict, init=False, repr=False)
     styles: StyleChannelIndex = field(init=False, repr=False)
@@ -295,10 +297,9 @@ class Studio:
         """Synthesize and score codes of one sample each in one batched pass: W codes join W+ ones (a W code is
         its W+ broadcast, the same image); codes carrying noise maps are drawn on their own.
 
-        A batch is drawn in chunks of powers of two (29 = 16 + 8 + 4 + 1). Measured on synthfaces64, 120 batches
-        of 1 to 32 codes: drawn whole, every new batch size left oneDNN's per-shape primitive cache and the
-        allocator's free lists larger, and the RSS grew from 700 to 1,000 MB; in chunks it stayed at 510 MB from
-        the first ten batches on, at the same cost per image.
+        A batch is drawn in passes of power-of-two sizes, the last one padded with copies of a code where the
+        planner (`chunks.ChunkPlanner`, which times every pass) finds that cheaper than one more pass: every new
+        batch shape costs memory that is never given back, see `ganlens.web.chunks`.
         """
         for c in codes:
             if len(c) != 1:
@@ -311,13 +312,19 @@ class Studio:
         out: list[Readout | None] = [None] * len(codes)
         with self.lock, torch.inference_mode():
             for idx in groups.values():
-                for start, size in _power_of_two_chunks(len(idx)):
-                    part = [codes[i] for i in idx[start:start + size]]
+                start = 0
+                for size in self.passes.plan(len(idx)):
+                    members = idx[start:start + size]
+                    start += len(members)
+                    part = [codes[i] for i in members]
+                    part += [part[-1]] * (size - len(part))  # padding: drawn and dropped
+                    t0 = time.perf_counter()
                     batch = LatentCode.cat([c.to_wplus(num_ws) if c.space == "w" else c for c in part])
                     images = self.G.render(batch, precision=self.precision)
                     scores = {} if self.scorer is None else _floats(self.scorer(images))
                     guards = {name: _floats(g(images)) for name, g in self.guards.items()}
-                    for j, i in enumerate(idx[start:start + size]):
+                    self.passes.record(size, time.perf_counter() - t0)
+                    for j, i in enumerate(members):
                         out[i] = Readout(images[j], {k: v[j] for k, v in scores.items()},
                                          {name: {k: v[j] for k, v in g.items()} for name, g in guards.items()})
         return out  # type: ignore[return-value]
@@ -340,16 +347,6 @@ class Studio:
         """uint8 frames [T, H, W, 3] of a batch of codes (morphs)."""
         with self.lock, torch.inference_mode():
             return self.G.render(code)
-
-
-def _power_of_two_chunks(n: int) -> list[tuple[int, int]]:
-    """(start, size) of consecutive chunks of n items, each a power of two, largest first."""
-    chunks, start = [], 0
-    while start < n:
-        size = 1 << ((n - start).bit_length() - 1)
-        chunks.append((start, size))
-        start += size
-    return chunks
 
 
 def _floats(scores: dict) -> dict[str, list[float]]:
