@@ -14,7 +14,10 @@ Each part updates its own keys of the JSON, so they can run separately:
 - coverage: every factor's marginal as the predictor reads it (binary rates within 3 points of the renders',
   continuous factors' 1-D Wasserstein distance within 0.05 of their range), the data's built-in correlations
   within 0.1, the 5 / 50 / 95 % quantiles of each continuous factor, and with --grid histograms beside the grid:
-  yaw and every continuous factor outside its bar (docs/<grid stem>_<factor>.png).
+  yaw and every continuous factor outside its bar (docs/<grid stem>_<factor>.png). For a factor outside its bar,
+  its lowest and highest 5 % (generator and renders each) with the rate of every binary factor among them, and with
+  --grid those tails as pictures (docs/<grid stem>_<factor>_tails.png: generator low, renders low, generator high,
+  renders high, 16 each).
 - speed: batch-1 and batch-64 synthesis time on one thread (fp32, channels-last as `ganlens.load` gives it; bf16 too
   where the CPU has bf16 instructions).
 - edits: the visible-edit share along quick InterFaceGAN boundaries (2,000 fitting samples, w + 2.5 sigma n),
@@ -191,7 +194,8 @@ def edits_part(G, result: dict, attributes=EDIT_ATTRIBUTES, test_samples: int = 
 def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarray, result: dict,
                   charts: Path | None = None) -> None:
     """Factor marginals and correlations as the predictor reads them; with `charts` (the grid's path), histograms
-    beside it: `<stem>_yaw.png` and one `<stem>_<factor>.png` per continuous factor outside its bar."""
+    beside it: `<stem>_yaw.png` and one `<stem>_<factor>.png` per continuous factor outside its bar, with
+    `<stem>_<factor>_tails.png` (`tail_strips`) beside it."""
     from ganlens.scorers import load_scorer
 
     scorer = load_scorer("synthfaces64")
@@ -210,6 +214,8 @@ def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarra
             coverage[f.name] = {"kind": "continuous", "wasserstein_over_range": float(w), "pass": w <= 0.05,
                                 "quantiles_5_50_95": {"gan": [round(float(v), 3) for v in np.quantile(a, q)],
                                                       "renders": [round(float(v), 3) for v in np.quantile(b, q)]}}
+            if w > 0.05:
+                coverage[f.name]["tails"] = tail_rates(s_fake, s_real, f.name)
     names = [f.name for f in FACTORS]
     c_fake, c_real = correlations(s_fake, names), correlations(s_real, names)
     c_true = np.corrcoef(true_factors.T)
@@ -240,10 +246,38 @@ def coverage_part(G, fake: np.ndarray, real: np.ndarray, true_factors: np.ndarra
             save_image(line_chart(hist, title=f"{f.name} as the predictor reads it ({len(fake)} samples each)",
                                   xlabel=f.name, ylabel="share of samples"),
                        charts.with_name(f"{charts.stem}_{f.name}.png"))
+            if not coverage[f.name]["pass"]:
+                save_image(tail_strips(fake, real, s_fake[f.name], s_real[f.name]),
+                           charts.with_name(f"{charts.stem}_{f.name}_tails.png"), scale=2)
     for k, v in coverage.items():
         print(k, {kk: (round(vv, 3) if isinstance(vv, float) else vv) for kk, vv in v.items()})
     for p in pairs:
         print(p)
+
+
+def tail_rates(s_fake: dict, s_real: dict, factor: str, share: float = 0.05) -> dict:
+    """What the generator's and the renders' lowest and highest `share` of a continuous factor look like: the rate
+    of every binary factor among them, as the predictor reads it (a tail the generator reaches only together with
+    another attribute, e.g. short hair only under a hat, shows here)."""
+    out = {}
+    for side in ("low", "high"):
+        row = {}
+        for who, s in (("gan", s_fake), ("renders", s_real)):
+            v = s[factor]
+            k = max(1, int(round(share * len(v))))
+            idx = np.argsort(v)[:k] if side == "low" else np.argsort(v)[-k:]
+            row[who] = {"bound": round(float(v[idx].max() if side == "low" else v[idx].min()), 3),
+                        **{f"{b.name}_rate": round(float((s[b.name][idx] > 0).mean()), 3)
+                           for b in FACTORS if b.kind == "binary"}}
+        out[f"{side}est_{int(share * 100)}pct"] = row
+    return out
+
+
+def tail_strips(fake: np.ndarray, real: np.ndarray, a: np.ndarray, b: np.ndarray, k: int = 16) -> np.ndarray:
+    """Four rows of k images: the generator's samples the predictor reads lowest, the renders read lowest, then the
+    generator's and the renders' highest."""
+    rows = [fake[np.argsort(a)[:k]], real[np.argsort(b)[:k]], fake[np.argsort(a)[-k:]], real[np.argsort(b)[-k:]]]
+    return np.concatenate([np.concatenate(list(r), axis=1) for r in rows], axis=0)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,13 @@ class Tab:
         return r
 
 
+def client_limits(clients: int) -> httpx.Limits:
+    """One connection per client, and pooled connections dropped after 1 s idle: uvicorn closes a connection idle
+    for 5 s, and httpx's default expiry is also 5 s, so a connection reused just as the server closes it fails with
+    a ReadError (a browser retries such a request on a fresh connection; httpx does not)."""
+    return httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=1.0)
+
+
 def percentile(ms: list[float], q: float) -> float | None:
     return round(float(np.percentile(ms, q)), 1) if ms else None
 
@@ -133,7 +140,7 @@ async def load(url: str, clients: int, moves: int, slider: str, seed0: int = 0) 
     latencies: list[float] = []
     errors: list[str] = []
     restored = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    limits = client_limits(clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         async def one(i: int) -> None:
             nonlocal restored
@@ -170,7 +177,7 @@ async def sustained(url: str, pid: int, edits: int, slider: str, clients: int = 
     times); after each round, with the server at rest, its RSS is read (at rest, so that a batch's activations in
     flight do not blur the trend)."""
     samples, errors, done = [], 0, 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    limits = client_limits(clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         tabs = [Tab(http, slider) for _ in range(clients)]
         await asyncio.gather(*(t.open(1000 + i) for i, t in enumerate(tabs)))
