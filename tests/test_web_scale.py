@@ -22,8 +22,8 @@ with warnings.catch_warnings():  # newer Starlette suggests httpx2 for its TestC
     from starlette.testclient import TestClient
 
 from ganlens.latents import LatentCode
-from ganlens.web import Studio, create_app, state_token
-from ganlens.web.session import EditState, Session, SessionStore
+from ganlens.web import Studio, create_app, memory, state_token
+from ganlens.web.session import EditState, Session, SessionStore, with_strengths
 
 LIMIT = 200_000
 SEED = 7
@@ -85,6 +85,47 @@ def test_store_is_bounded_by_measured_bytes_and_never_drops_a_session_in_use() -
         for k in range(20):
             s.update(lambda st, k=k: EditState(LatentCode("w", torch.randn(1, 128)), st.source), commit=True)
     assert store.total_bytes > before + 20 * 512 or kept.id not in store._sessions
+
+
+def test_measuring_a_session_walks_only_what_a_request_changed(monkeypatch) -> None:
+    """The store measures a session after every request, on the event loop: a slider move must cost a walk of its
+    new strengths only, and the cached total must equal a fresh measurement."""
+    views = iter(range(10**6))
+    s = Session(EditState(LatentCode("w", torch.randn(1, 512)), {"kind": "seed", "seed": 1, "truncation": 1.0},
+                          base_readings={"predictor": {f"a{i}": 0.5 for i in range(13)}}),
+                lambda snap: {"image": "x" * 3000, "scores": {"smile": 0.1}, "n": next(views)})
+    for k in range(6):
+        s.update(lambda st, k=k: with_strengths(st, {"attr:smile": k / 2}, None), commit=k % 2 == 0)
+        s.view(s.version)
+        s.nbytes()
+    walked: list[object] = []
+    depth = [0]
+    real = memory.deep_size
+
+    def counting(obj, seen=None):
+        if depth[0] == 0:
+            walked.append(obj)
+        depth[0] += 1
+        try:
+            return real(obj, seen)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(memory, "deep_size", counting)
+    version = s.update(lambda st: with_strengths(st, {"attr:smile": 9.0}, None), commit=False)
+    s.nbytes()
+    assert walked == [s.state.strengths]  # the preview's only new value; the last view was measured already
+    s.view(version)
+    walked.clear()
+    s.nbytes()
+    assert walked == [s.renderer.latest]  # a new view: measured once
+    walked.clear()
+    s.nbytes()
+    assert walked == []
+    monkeypatch.setattr(memory, "deep_size", real)
+    fresh = Session.__new__(Session)
+    fresh.__dict__.update(s.__dict__, _sizes=memory.SizeCache())
+    assert s.nbytes() == fresh.nbytes()  # the same bytes as measuring from scratch
 
 
 def test_store_expires_idle_sessions_but_not_a_running_inversion() -> None:
@@ -298,6 +339,24 @@ def test_batcher_calls_on_idle_once_per_quiet_spell() -> None:
     batcher.submit(9)
     time.sleep(0.5)
     assert len(quiet) == calls + 1
+
+
+def test_a_slider_move_composes_its_code_once(studio: Studio, monkeypatch) -> None:
+    """Validating a move and drawing it need the same composed code: it is made once (a millisecond of small
+    tensor operations under the interpreter lock), and it is the code the move describes."""
+    app = make_app(studio)
+    calls = []
+    real = studio.compose
+    monkeypatch.setattr(studio, "compose", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with client_of(app) as c:
+        sid = c.post("/api/sessions", json={"seed": SEED}).json()["session"]
+        calls.clear()
+        view = c.post(f"/api/sessions/{sid}/edit", json={"strengths": {"attr:smile": 2.0}, "commit": False}).json()
+    assert len(calls) == 1
+    session = app.state.sessions.get(sid)
+    expected = real(session.state.base, {"attr:smile": 2.0}, {})
+    drawn = studio.render(expected)
+    assert view["image"] == drawn.data_url and view["scores"] == pytest.approx(drawn.scores, abs=1e-6)
 
 
 def test_batched_read_out_equals_a_batch_1_render_of_each_code(studio: Studio) -> None:

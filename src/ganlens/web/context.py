@@ -4,9 +4,11 @@ held in use for the whole request, through `Leased`."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +18,8 @@ from ..latents import LatentCode
 from . import state_token
 from .session import EditState, Session, SessionStore, Snapshot
 from .studio import Readout, Rendered, Studio, readings
+
+COMPOSED_KEPT = 256  # states whose composed code `AppContext.composed` remembers
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,27 @@ class AppContext:
     max_upload_bytes: int
     max_pixels: int
     read_out: Callable[[LatentCode], Readout]
+    _codes: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False, compare=False)
+    _codes_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def composed(self, state: EditState) -> LatentCode:
-        """The code `state` shows: its base with the mix and every slider applied."""
-        return self.studio.compose(state.base, state.strengths, state.layers, state.keep_fixed, state.second,
+        """The code `state` shows: its base with the mix and every slider applied.
+
+        Remembered for the last few hundred states (states never change once made): a slider move composes its
+        new state to validate it and again to draw it, about a millisecond each of small tensor operations that
+        hold the interpreter lock the other requests wait for."""
+        with self._codes_lock:
+            hit = self._codes.get(id(state))
+            if hit is not None and hit[0] is state:
+                self._codes.move_to_end(id(state))
+                return hit[1]
+        code = self.studio.compose(state.base, state.strengths, state.layers, state.keep_fixed, state.second,
                                    state.mix_layers)
+        with self._codes_lock:
+            self._codes[id(state)] = (state, code)
+            if len(self._codes) > COMPOSED_KEPT:
+                self._codes.popitem(last=False)
+        return code
 
     def current_code(self, session: Session) -> LatentCode:
         """The code the tab shows now."""

@@ -2,8 +2,8 @@
 handing freed memory back to the system.
 
 `deep_size` counts Python objects with `sys.getsizeof` and tensors by their storage plus the C++ object around it
-(`TENSOR_OVERHEAD`, measured), each object once however often it is shared. `SizeCache` remembers the parts of
-immutable snapshots, so that measuring a session after every request walks only what is new.
+(`TENSOR_OVERHEAD`, measured), each object once however often it is shared. `SizeCache` remembers the sizes of
+immutable snapshots' field values, so that measuring a session after every request walks only what is new.
 """
 
 from __future__ import annotations
@@ -21,34 +21,61 @@ import torch
 TENSOR_OVERHEAD = 450
 
 
+_LEAVES = frozenset({str, int, float, bool, bytes, type(None)})  # hold no references: their getsizeof is all
+
+
 def deep_size(obj: object, seen: set[int] | None = None) -> int:
     """Bytes held by `obj` and everything it references (dicts, lists, tuples, dataclasses, tensors), each object
     counted once across calls sharing `seen`."""
+    # A loop over a stack, not recursion: the server measures a session on its event loop after every request.
     seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return 0
-    seen.add(id(obj))
-    if isinstance(obj, torch.Tensor):
-        return sys.getsizeof(obj) + TENSOR_OVERHEAD + obj.untyped_storage().nbytes()
-    size = sys.getsizeof(obj)
-    if isinstance(obj, dict):
-        return size + sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return size + sum(deep_size(v, seen) for v in obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return size + sum(deep_size(getattr(obj, f.name), seen) for f in dataclasses.fields(obj))
-    return size
+    total, stack, getsizeof = 0, [obj], sys.getsizeof
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        kind = type(o)
+        if kind in _LEAVES:
+            total += getsizeof(o)
+        elif isinstance(o, torch.Tensor):
+            total += getsizeof(o) + TENSOR_OVERHEAD + o.untyped_storage().nbytes()
+        elif isinstance(o, dict):
+            total += getsizeof(o)
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            total += getsizeof(o)
+            stack.extend(o)
+        elif dataclasses.is_dataclass(o) and not isinstance(o, type):
+            total += getsizeof(o)
+            stack.extend(getattr(o, f.name) for f in dataclasses.fields(o))
+        else:
+            total += getsizeof(o)
+    return total
 
 
 class SizeCache:
-    """Bytes of immutable snapshots (frozen dataclasses), field by field, remembered per snapshot.
+    """Bytes of immutable snapshots (frozen dataclasses), field by field, each distinct field value measured once.
 
     `total(snapshots)` adds every distinct field value once: history states share their codes and dicts, and
-    counting them per state would overstate a session many times over.
+    counting them per state would overstate a session many times over. A value is walked only the first time a
+    snapshot holds it: a slider move makes a new snapshot that shares every field but the strengths with the last
+    one (`dataclasses.replace`), so measuring a session after every request walks only the new strengths. This
+    runs on the server's event loop after each request, which is why it must stay cheap.
     """
 
     def __init__(self) -> None:
-        self._parts: dict[int, tuple[object, dict[int, int]]] = {}
+        self._values: dict[int, tuple[object, int]] = {}  # id -> (the value, kept so that the id stays its; bytes)
+        self._parts: dict[int, tuple[object, dict[int, int]]] = {}  # id -> (a snapshot, its values' bytes by id)
+
+    def _size_of(self, value: object) -> int:
+        hit = self._values.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        size = deep_size(value)
+        self._values[id(value)] = (value, size)
+        return size
 
     def _parts_of(self, snap: object) -> dict[int, int]:
         hit = self._parts.get(id(snap))
@@ -57,18 +84,26 @@ class SizeCache:
         parts = {id(snap): sys.getsizeof(snap)}
         for f in dataclasses.fields(snap):
             value = getattr(snap, f.name)
-            parts.setdefault(id(value), deep_size(value))
+            if id(value) not in parts:
+                parts[id(value)] = self._size_of(value)
         self._parts[id(snap)] = (snap, parts)
         return parts
 
-    def total(self, snapshots: list[object]) -> int:
-        """Bytes of `snapshots` together; forgets the snapshots not among them (they were dropped)."""
+    def total(self, snapshots: list[object], also: tuple[object, ...] = ()) -> int:
+        """Bytes of `snapshots` together, and of the objects `also` (never changed once made, e.g. the last view
+        drawn); forgets what none of them holds any more (it was dropped)."""
         merged: dict[int, int] = {}
         for snap in snapshots:
             merged.update(self._parts_of(snap))
-        live = {id(s) for s in snapshots}
-        for key in [k for k in self._parts if k not in live]:
-            del self._parts[key]
+        for obj in also:
+            hit = self._values.get(id(obj))
+            if hit is None or hit[0] is not obj:  # what it shares with the snapshots is theirs: not walked again
+                hit = self._values[id(obj)] = (obj, deep_size(obj, set(merged)))
+            merged[id(obj)] = hit[1]
+        if len(self._parts) > len(snapshots) or len(self._values) > len(merged):
+            live = {id(s) for s in snapshots}
+            self._parts = {k: v for k, v in self._parts.items() if k in live}
+            self._values = {k: v for k, v in self._values.items() if k in merged}
         return sum(merged.values())
 
 

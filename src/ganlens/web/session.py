@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import GanlensError
 from ..latents import LatentCode
-from .memory import SizeCache, deep_size
+from .memory import SizeCache
 from .render import CoalescingRenderer
 
 HISTORY = 100  # undo steps kept per session
@@ -129,8 +129,8 @@ class Session:
         snap = self.snapshot()
         latest = self.renderer.latest
         with self._size_lock:
-            states = self._sizes.total([snap.state, snap.committed, *snap.history])
-        return states + (0 if latest is None else deep_size(latest)) + len(self.morph_gif or b"") + sys.getsizeof(self)
+            held = self._sizes.total([snap.state, snap.committed, *snap.history], () if latest is None else (latest,))
+        return held + len(self.morph_gif or b"") + sys.getsizeof(self)
 
     def update(self, change: Callable[[EditState], EditState], commit: bool = True) -> int:
         """Apply `change` to the state; a commit also makes the last committed state an undo step.
@@ -286,4 +286,6 @@ class SessionStore:
 
 def with_strengths(state: EditState, strengths: dict[str, float] | None, layers: dict[str, str] | None) -> EditState:
     """`state` with some sliders' strengths and layer ranges replaced (the others kept)."""
-    return replace(state, strengths={**state.strengths, **(strengths or {})}, layers={**state.layers, **(layers or {})})
+    # unchanged dicts are shared, not copied: the session's size measure walks each distinct value once
+    return replace(state, strengths={**state.strengths, **strengths} if strengths else state.strengths,
+                   layers={**state.layers, **layers} if layers else state.layers)
