@@ -153,7 +153,7 @@ def test_store_expires_idle_sessions_but_not_a_running_inversion() -> None:
 
 
 def test_a_session_pushed_out_of_a_tiny_store_comes_back_from_the_page_state(studio: Studio) -> None:
-    app = make_app(studio, session_bytes=120_000, session_grace_s=0)  # room for two sessions (25 to 60 kB each)
+    app = make_app(studio, session_bytes=80_000, session_grace_s=0)  # room for two sessions (24 to 45 kB each)
     with client_of(app) as c:
         view = c.post("/api/sessions", json={"seed": SEED, "truncation": 0.7}).json()
         sid = view["session"]
