@@ -35,23 +35,18 @@ def deep_size(obj: object, seen: set[int] | None = None) -> int:
         if id(o) in seen:
             continue
         seen.add(id(o))
-        kind = type(o)
-        if kind in _LEAVES:
-            total += getsizeof(o)
-        elif isinstance(o, torch.Tensor):
-            total += getsizeof(o) + TENSOR_OVERHEAD + o.untyped_storage().nbytes()
+        total += getsizeof(o)
+        if type(o) in _LEAVES:
+            continue
+        if isinstance(o, torch.Tensor):
+            total += TENSOR_OVERHEAD + o.untyped_storage().nbytes()
         elif isinstance(o, dict):
-            total += getsizeof(o)
             stack.extend(o.keys())
             stack.extend(o.values())
         elif isinstance(o, (list, tuple, set, frozenset)):
-            total += getsizeof(o)
             stack.extend(o)
         elif dataclasses.is_dataclass(o) and not isinstance(o, type):
-            total += getsizeof(o)
             stack.extend(getattr(o, f.name) for f in dataclasses.fields(o))
-        else:
-            total += getsizeof(o)
     return total
 
 
