@@ -6,6 +6,7 @@ concurrent clients on a real server.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import warnings
 import zlib
@@ -215,6 +216,32 @@ def test_tokens_keep_at_most_32_codes_dropping_the_oldest_undo_steps(studio: Stu
         session.update(lambda st, i=i: EditState(LatentCode("w", torch.randn(1, 128)), st.source))
     doc = state_token.decode(state_token.encode(session.snapshot(), studio.G.name))
     assert len(doc.codes) == state_token.MAX_CODES and 25 <= len(doc.history) < 50
+
+
+def test_a_token_writes_each_undo_state_once_and_forgets_it_with_the_session(studio: Studio, monkeypatch) -> None:
+    base = studio.sample(2, 0.7)
+    readings = {"predictor": {f"a{i}": i / 7 for i in range(13)}}
+    session = Session(EditState(base, {"kind": "seed", "seed": 2, "truncation": 0.7}, {"smile": 0.1}, readings),
+                      lambda s: {})
+    for i in range(30):
+        session.update(lambda st, i=i: with_strengths(st, {"attr:smile": i / 10}, None), commit=True)
+    first = state_token.encode(session.snapshot(), studio.G.name)
+    written: list[object] = []
+    real_dumps = state_token.json.dumps
+    monkeypatch.setattr(state_token.json, "dumps", lambda obj, **kw: written.append(obj) or real_dumps(obj, **kw))
+    session.update(lambda st: with_strengths(st, {"attr:smile": -1.0}, None), commit=False)  # a preview move
+    moved = state_token.encode(session.snapshot(), studio.G.name)
+    assert sum("base_readings" in o for o in written if isinstance(o, dict)) == 1  # only the new state is written
+    monkeypatch.undo()
+    state_token._FIELDS.clear()  # the same snapshot written from nothing gives the same token
+    assert state_token.encode(session.snapshot(), studio.G.name) == moved != first
+    doc = state_token.decode(moved)
+    assert doc.states[doc.current].strengths == {"attr:smile": -1.0} and len(doc.history) == 30
+    assert doc.states[doc.current].base_readings == readings
+    kept = len(state_token._FIELDS)
+    del session, doc
+    gc.collect()  # a session refers to itself through its renderer
+    assert kept >= 31 and len(state_token._FIELDS) <= kept - 31  # the written states go with the session
 
 
 def _pack(doc: dict) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
+import weakref
 import zlib
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -121,7 +123,7 @@ def encode(snap: Snapshot, model: str) -> str:
     """The token of a session's snapshot (current state, committed state, undo history) for `model`."""
     codes: list[LatentCode] = []
     code_ids: dict[int, int] = {}
-    states: list[dict] = []
+    states: list[str] = []  # each state's JSON
     state_ids: dict[int, int] = {}
 
     def code_index(code: LatentCode | None) -> int | None:
@@ -135,10 +137,8 @@ def encode(snap: Snapshot, model: str) -> str:
     def state_index(st: EditState) -> int:
         if id(st) not in state_ids:
             state_ids[id(st)] = len(states)
-            states.append({"base": code_index(st.base), "source": st.source, "base_scores": st.base_scores,
-                           "base_readings": st.base_readings, "strengths": st.strengths, "layers": st.layers,
-                           "keep_fixed": list(st.keep_fixed), "second": code_index(st.second),
-                           "second_source": st.second_source, "mix_layers": st.mix_layers})
+            refs = json.dumps({"base": code_index(st.base), "second": code_index(st.second)}, separators=(",", ":"))
+            states.append(refs[:-1] + "," + _state_fields(st)[1:])
         return state_ids[id(st)]
 
     current, committed = state_index(snap.state), state_index(snap.committed)
@@ -148,10 +148,28 @@ def encode(snap: Snapshot, model: str) -> str:
         if len(codes) + len(new_codes) > MAX_CODES:
             break
         history.append(state_index(st))
-    payload = {"v": FORMAT, "model": model, "codes": [_code_json(c) for c in codes], "states": states,
-               "history": history[::-1], "committed": committed, "current": current}
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(zlib.compress(raw, 1)).decode("ascii")
+    head = {"v": FORMAT, "model": model, "codes": [_code_json(c) for c in codes], "history": history[::-1],
+            "committed": committed, "current": current}
+    raw = json.dumps(head, separators=(",", ":"))[:-1] + ',"states":[' + ",".join(states) + "]}"
+    return base64.urlsafe_b64encode(zlib.compress(raw.encode(), 1)).decode("ascii")
+
+
+# A state's JSON without its code indices, kept while the state lives: a session's undo states repeat the same
+# read-outs (dozens of floats each), and writing them anew on every move was most of a token's cost.
+_FIELDS: weakref.WeakKeyDictionary[EditState, str] = weakref.WeakKeyDictionary()
+_FIELDS_LOCK = threading.Lock()
+
+
+def _state_fields(st: EditState) -> str:
+    with _FIELDS_LOCK:
+        text = _FIELDS.get(st)
+    if text is None:
+        text = json.dumps({"source": st.source, "base_scores": st.base_scores, "base_readings": st.base_readings,
+                           "strengths": st.strengths, "layers": st.layers, "keep_fixed": list(st.keep_fixed),
+                           "second_source": st.second_source, "mix_layers": st.mix_layers}, separators=(",", ":"))
+        with _FIELDS_LOCK:
+            _FIELDS[st] = text
+    return text
 
 
 def _code_json(code: LatentCode) -> dict:
