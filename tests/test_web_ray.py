@@ -40,3 +40,13 @@ def test_serve_ray_serves_the_page_and_moves_a_slider() -> None:
             assert back.status_code == 200 and back.json()["image"] == moved.json()["image"]
     finally:
         stop_server(proc)
+
+
+def test_a_deployment_the_cluster_cannot_place_is_refused_in_one_line() -> None:
+    from ganlens.errors import GanlensError
+    from ganlens.web.ray_serve import check_cpus
+
+    check_cpus(2, 1, 2.0)  # one CPU per replica: fits
+    with pytest.raises(GanlensError, match=r"2 Ray Serve replica\(s\) x 2 thread\(s\) need 4 CPUs; the Ray cluster "
+                                           r"offers 2: lower --ray-replicas or --threads"):
+        check_cpus(2, 2, 2.0)

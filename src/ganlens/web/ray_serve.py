@@ -87,6 +87,15 @@ class RayReadout:
                 ray.shutdown()
 
 
+def check_cpus(replicas: int, threads: int, cluster_cpus: float) -> None:
+    """Refuse a deployment the cluster cannot place: each replica asks Ray for `threads` CPUs, and a replica
+    without them waits for ever (the server would hang at start-up, saying nothing)."""
+    need = replicas * max(threads, 1)
+    if need > cluster_cpus:
+        raise GanlensError(f"{replicas} Ray Serve replica(s) x {max(threads, 1)} thread(s) need {need} CPUs; the Ray "
+                           f"cluster offers {cluster_cpus:g}: lower --ray-replicas or --threads")
+
+
 def start(model: str, address: str | None = None, replicas: int = 1, max_batch: int = 16,
           window_s: float = 0.004, threads: int = 1, scorer: str | None = "auto", guard: str | None = "auto",
           device: str = "cpu", num_cpus: int | None = None, precision: str = "auto") -> RayReadout:
@@ -114,6 +123,12 @@ def start(model: str, address: str | None = None, replicas: int = 1, max_batch: 
                      include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
         else:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        check_cpus(replicas, threads, ray.cluster_resources().get("CPU", 0.0))
+    except GanlensError:
+        if owns_ray:
+            ray.shutdown()
+        raise
     serve.start(proxy_location="Disabled")  # the page talks to uvicorn; Serve's HTTP proxy is not needed
     app = _deployment(max_batch, window_s, threads).options(num_replicas=replicas).bind(
         model, scorer, guard, threads, device, precision)
