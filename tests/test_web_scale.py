@@ -24,6 +24,7 @@ with warnings.catch_warnings():  # newer Starlette suggests httpx2 for its TestC
 
 from ganlens.latents import LatentCode
 from ganlens.web import Studio, create_app, memory, state_token
+from ganlens.web import session as session_module
 from ganlens.web.session import EditState, Session, SessionStore, with_strengths
 
 LIMIT = 200_000
@@ -233,15 +234,19 @@ def test_a_token_writes_each_undo_state_once_and_forgets_it_with_the_session(stu
     moved = state_token.encode(session.snapshot(), studio.G.name)
     assert sum("base_readings" in o for o in written if isinstance(o, dict)) == 1  # only the new state is written
     monkeypatch.undo()
-    state_token._FIELDS.clear()  # the same snapshot written from nothing gives the same token
+    session_module._FIELDS_JSON.clear()  # the same snapshot written from nothing gives the same token
     assert state_token.encode(session.snapshot(), studio.G.name) == moved != first
+    counted = session.nbytes()
+    session_module._FIELDS_JSON.clear()
+    assert session.nbytes() < counted - 31 * 100  # the store counts the states' written JSON
+    state_token.encode(session.snapshot(), studio.G.name)
     doc = state_token.decode(moved)
     assert doc.states[doc.current].strengths == {"attr:smile": -1.0} and len(doc.history) == 30
     assert doc.states[doc.current].base_readings == readings
-    kept = len(state_token._FIELDS)
+    kept = len(session_module._FIELDS_JSON)
     del session, doc
     gc.collect()  # a session refers to itself through its renderer
-    assert kept >= 31 and len(state_token._FIELDS) <= kept - 31  # the written states go with the session
+    assert kept >= 31 and len(session_module._FIELDS_JSON) <= kept - 31  # the written states go with the session
 
 
 def _pack(doc: dict) -> str:

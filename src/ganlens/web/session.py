@@ -7,10 +7,12 @@ state but not the history, so one undo takes back a whole drag, not its last pix
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +61,26 @@ class EditState:
         return {"source": self.source, "base_scores": self.base_scores, "strengths": self.strengths, "layers": self.layers,
                 "keep_fixed": list(self.keep_fixed), "second_source": self.second_source,
                 "second_image": self.second_image, "mix_layers": self.mix_layers}
+
+
+# Each state's fields as the state token writes them (`fields_json`), kept while the state lives: a session's undo
+# states repeat the same read-outs (dozens of floats each), and writing them anew on every move was most of a
+# token's cost. `Session.nbytes` counts them.
+_FIELDS_JSON: weakref.WeakKeyDictionary[EditState, str] = weakref.WeakKeyDictionary()
+_FIELDS_LOCK = threading.Lock()
+
+
+def fields_json(st: EditState) -> str:
+    """`st`'s fields as compact JSON, codes and the second image left out (written once per state)."""
+    with _FIELDS_LOCK:
+        text = _FIELDS_JSON.get(st)
+    if text is None:
+        text = json.dumps({"source": st.source, "base_scores": st.base_scores, "base_readings": st.base_readings,
+                           "strengths": st.strengths, "layers": st.layers, "keep_fixed": list(st.keep_fixed),
+                           "second_source": st.second_source, "mix_layers": st.mix_layers}, separators=(",", ":"))
+        with _FIELDS_LOCK:
+            _FIELDS_JSON[st] = text
+    return text
 
 
 class UnknownSession(GanlensError):
@@ -124,12 +146,16 @@ class Session:
         return self.leases > 0 or (job is not None and (job.status == "running" or not job.reported))
 
     def nbytes(self) -> int:
-        """Bytes this session holds: its snapshots (codes, scores, the second image), the last view (PNG data URL
-        and state token) and the morph GIF."""
+        """Bytes this session holds: its snapshots (codes, scores, the second image, their JSON once a token wrote
+        it), the last view (PNG data URL and state token) and the morph GIF."""
         snap = self.snapshot()
         latest = self.renderer.latest
+        states = [snap.state, snap.committed, *snap.history]
         with self._size_lock:
-            held = self._sizes.total([snap.state, snap.committed, *snap.history], () if latest is None else (latest,))
+            held = self._sizes.total(states, () if latest is None else (latest,))
+        with _FIELDS_LOCK:
+            written = {id(s): _FIELDS_JSON.get(s) for s in states}
+        held += sum(sys.getsizeof(t) for t in written.values() if t is not None)
         return held + len(self.morph_gif or b"") + sys.getsizeof(self)
 
     def update(self, change: Callable[[EditState], EditState], commit: bool = True) -> int:

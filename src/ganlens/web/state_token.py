@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
-import weakref
 import zlib
 from collections.abc import Callable
 from typing import Annotated, Literal
@@ -31,7 +29,7 @@ from ..edit import resolve_layers
 from ..errors import GanlensError
 from ..latents import LatentCode
 from .schemas import MAX_CLIMB, MAX_STRENGTH, MAX_TOKEN_CHARS
-from .session import HISTORY, EditState, Snapshot
+from .session import HISTORY, EditState, Snapshot, fields_json
 from .studio import Studio
 
 FORMAT = 1
@@ -138,7 +136,7 @@ def encode(snap: Snapshot, model: str) -> str:
         if id(st) not in state_ids:
             state_ids[id(st)] = len(states)
             refs = json.dumps({"base": code_index(st.base), "second": code_index(st.second)}, separators=(",", ":"))
-            states.append(refs[:-1] + "," + _state_fields(st)[1:])
+            states.append(refs[:-1] + "," + fields_json(st)[1:])
         return state_ids[id(st)]
 
     current, committed = state_index(snap.state), state_index(snap.committed)
@@ -152,24 +150,6 @@ def encode(snap: Snapshot, model: str) -> str:
             "committed": committed, "current": current}
     raw = json.dumps(head, separators=(",", ":"))[:-1] + ',"states":[' + ",".join(states) + "]}"
     return base64.urlsafe_b64encode(zlib.compress(raw.encode(), 1)).decode("ascii")
-
-
-# A state's JSON without its code indices, kept while the state lives: a session's undo states repeat the same
-# read-outs (dozens of floats each), and writing them anew on every move was most of a token's cost.
-_FIELDS: weakref.WeakKeyDictionary[EditState, str] = weakref.WeakKeyDictionary()
-_FIELDS_LOCK = threading.Lock()
-
-
-def _state_fields(st: EditState) -> str:
-    with _FIELDS_LOCK:
-        text = _FIELDS.get(st)
-    if text is None:
-        text = json.dumps({"source": st.source, "base_scores": st.base_scores, "base_readings": st.base_readings,
-                           "strengths": st.strengths, "layers": st.layers, "keep_fixed": list(st.keep_fixed),
-                           "second_source": st.second_source, "mix_layers": st.mix_layers}, separators=(",", ":"))
-        with _FIELDS_LOCK:
-            _FIELDS[st] = text
-    return text
 
 
 def _code_json(code: LatentCode) -> dict:
