@@ -150,6 +150,24 @@ def test_path_length_regularised_run_logs_the_penalty_and_resumes_its_running_me
     assert second > 1.5 * first
 
 
+def test_a_resumed_run_takes_its_new_rates_and_path_length_setting(tmp_path):
+    """Resuming with a new --lr or --pl-weight changes the optimisers' rate and betas (a restored Adam would keep the
+    saved run's)."""
+    from ganlens.training.gan import load_state
+
+    cfg = tiny_config(tmp_path, kimg=0.08)
+    cfg.pl_weight, cfg.pl_interval = 2.0, 4
+    train(cfg, progress=False)
+    group = load_state(tmp_path / "run" / "state")["G_opt"]["param_groups"][0]
+    assert group["lr"] == pytest.approx(0.0025 * 4 / 5) and group["betas"][1] == pytest.approx(0.99 ** 0.8)
+    cfg.total_kimg, cfg.lr, cfg.pl_weight = 0.16, 0.001, 0.0
+    train(cfg, progress=False)
+    state = load_state(tmp_path / "run" / "state")
+    g, d = state["G_opt"]["param_groups"][0], state["D_opt"]["param_groups"][0]
+    assert g["lr"] == pytest.approx(0.001) and g["betas"][1] == pytest.approx(0.99)
+    assert d["lr"] == pytest.approx(0.001 * 4 / 5) and d["betas"][1] == pytest.approx(0.99 ** 0.8)
+
+
 @pytest.mark.parametrize("step", ["fast", "reference"])
 def test_stopped_and_resumed_run_reproduces_the_uninterrupted_weights(tmp_path, step):
     """A run stopped at a snapshot and resumed ends with exactly the weights of the run that never stopped."""

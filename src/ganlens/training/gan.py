@@ -320,15 +320,28 @@ class AdversarialStep:
         return penalty.detach()
 
 
-def build_optimizers(cfg: TrainConfig, G: Generator, D: Discriminator) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    """Adam for G and D, their rates and betas scaled for the lazy regularisers' extra steps (StyleGAN2 §B)."""
+def optimizer_settings(cfg: TrainConfig) -> dict[str, dict]:
+    """Adam's rate and betas for G and D, scaled for the lazy regularisers' extra steps (StyleGAN2 §B)."""
     r1_ratio = cfg.r1_interval / (cfg.r1_interval + 1)
     pl_ratio = cfg.pl_interval / (cfg.pl_interval + 1) if cfg.pl_weight > 0 else 1.0
-    G_opt = torch.optim.Adam(G.parameters(), lr=cfg.lr * pl_ratio, betas=tuple(b**pl_ratio for b in cfg.betas),
-                             eps=1e-8)
-    D_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr * r1_ratio,
-                             betas=tuple(b**r1_ratio for b in cfg.betas), eps=1e-8)
-    return G_opt, D_opt
+    return {name: {"lr": cfg.lr * ratio, "betas": tuple(b**ratio for b in cfg.betas)}
+            for name, ratio in (("G", pl_ratio), ("D", r1_ratio))}
+
+
+def build_optimizers(cfg: TrainConfig, G: Generator, D: Discriminator) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G and D with `optimizer_settings`."""
+    settings = optimizer_settings(cfg)
+    return (torch.optim.Adam(G.parameters(), eps=1e-8, **settings["G"]),
+            torch.optim.Adam(D.parameters(), eps=1e-8, **settings["D"]))
+
+
+def apply_rates(cfg: TrainConfig, G_opt: torch.optim.Optimizer, D_opt: torch.optim.Optimizer) -> None:
+    """Give restored optimisers this config's rates and betas: `load_state_dict` brings back the saved run's, which
+    would silently ignore a resumed run's new --lr, or a --pl-weight switched on or off (it changes G's scaling)."""
+    settings = optimizer_settings(cfg)
+    for opt, name in ((G_opt, "G"), (D_opt, "D")):
+        for group in opt.param_groups:
+            group.update(settings[name])
 
 
 @contextlib.contextmanager
@@ -391,6 +404,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     state = load_state(out / "state")
     if state is not None:
         restore(state, G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
+        apply_rates(cfg, G_opt, D_opt)
         progress_state = state["progress"]
         cur_nimg, step = progress_state["cur_nimg"], progress_state["step"]
         elapsed_before = progress_state["elapsed_s"]

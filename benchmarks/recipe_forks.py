@@ -1,0 +1,156 @@
+"""Change the campaign's recipe by forks: the same trained state continued under different options, equal wall clock.
+
+    python benchmarks/recipe_forks.py run --minutes 55                # every fork at once, from runs/campaign/state
+    python benchmarks/recipe_forks.py evaluate --n 5000               # -> results/recipe_forks.json, docs/recipe_forks.png
+
+The issue's rule: when the campaign's curve flattens above a bar for two stints, change the recipe and say why.
+Probes from scratch (benchmarks/recipe_probes.py) cannot judge what only shows after millions of images (here: a
+rare mode the generator never learnt), so each fork starts from the campaign's state and changes one option;
+`control` continues the recipe unchanged beside them, so what training alone does in the same time is measured
+too. All forks start at the same moment with one thread each and stop themselves after --minutes (on 2 cores,
+three forks share them evenly). `evaluate` reads the start and every fork's last snapshot with the domain
+yardsticks of benchmarks/model_quality.py (predictor-feature FD, precision / recall, every factor's coverage and the
+data's correlations) and the visible-edit share of glasses and smile, and draws their samples side by side with
+each one's shortest-hair tail (docs/recipe_forks.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from harness import ROOT, write_result
+
+CAMPAIGN = ROOT / "runs" / "campaign"
+# One change each against the campaign's recipe (campaign/synthfaces64-v2/recipe.json), the rest unchanged.
+FORKS = {
+    "control": [],
+    # R1 at a quarter: a discriminator less smoothed around the data can see a few-pixel difference (hair sides
+    # ending above the ears) that the generator is not yet paying for; lower gamma trades stability for recall.
+    "r1-quarter": ["--gamma", "0.0064"],
+    # No path-length regularisation: it asks every direction in W to move the image equally fast, which resists a
+    # mode reached only by a sharp change; StyleGAN2-ADA turns it off at low resolution (its CIFAR-10 setting).
+    "no-pl": ["--pl-weight", "0"],
+}
+
+
+def recipe_options() -> list[str]:
+    return json.loads((ROOT / "campaign" / "synthfaces64-v2" / "recipe.json").read_text())["options"]
+
+
+def with_overrides(options: list[str], overrides: list[str]) -> list[str]:
+    """`options` with each `--flag value` of `overrides` replacing the same flag's value (or appended)."""
+    out = list(options)
+    for flag, value in zip(overrides[::2], overrides[1::2]):
+        if flag in out:
+            out[out.index(flag) + 1] = value
+        else:
+            out += [flag, value]
+    return out
+
+
+def run(args: argparse.Namespace) -> None:
+    source = Path(args.source) / "state"
+    if not source.exists():
+        sys.exit(f"no training state in {source}: run `benchmarks/campaign.py start` (and stop it) first")
+    start_kimg = json.loads((Path(args.source) / "log.jsonl").read_text().splitlines()[-1])["kimg"]
+    procs = []
+    for name in args.forks.split(","):
+        out = Path(args.runs) / f"fork-{name}"
+        if out.exists():
+            sys.exit(f"{out} exists: remove it or name other forks (a fork must start from the campaign's state)")
+        shutil.copytree(source, out / "state")
+        options = with_overrides(recipe_options(), FORKS[name] + ["--threads", "1", "--snap", str(args.snap)])
+        cmd = [sys.executable, "-m", "ganlens", "train", "gan", "--data", args.data, "--out", str(out),
+               "--max-minutes", str(args.minutes), *with_overrides(options, ["--name", f"fork-{name}"])]
+        (out / "command.txt").write_text(" ".join(cmd) + "\n")
+        (out / "start.json").write_text(json.dumps({"kimg": start_kimg, "source": str(source)}) + "\n")
+        procs.append((name, subprocess.Popen(cmd, stdout=open(out / "stdout.log", "w"), stderr=subprocess.STDOUT)))
+        print("started", name, " ".join(FORKS[name]) or "(the recipe unchanged)", flush=True)
+    for name, p in procs:
+        print(name, "exit", p.wait(), flush=True)
+
+
+def snapshot_kimg(path: Path) -> float:
+    return float(path.stem.split("-")[1].removesuffix("kimg"))
+
+
+def hair_tail(fake: np.ndarray, scores: dict, k: int = 8) -> np.ndarray:
+    """The k samples the predictor reads as shortest-haired: where the missing mode should appear."""
+    return fake[np.argsort(scores["hair_length"])[:k]]
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    import ganlens
+    from ganlens.io import make_grid, save_image
+    from ganlens.scorers import load_scorer
+    from ganlens.synthdata import render_batch, sample_factors
+    from model_quality import coverage_part, domain_part, edits_part
+
+    scorer = load_scorer("synthfaces64")
+    factors = sample_factors(args.n, 777)
+    real = render_batch(factors, size=64)
+    other = render_batch(sample_factors(args.n, 778), size=64)
+    out_path = Path(args.out)
+    results = {"n": args.n, "data_seed": 777, "forks": {k: " ".join(v) or "recipe unchanged" for k, v in FORKS.items()},
+               "rows": {}}
+    names = args.forks.split(",")
+    first = Path(args.runs) / f"fork-{names[0]}"
+    start = json.loads((first / "start.json").read_text())["kimg"]
+    start_snap = sorted(CAMPAIGN.glob(f"snapshot-{start:09.2f}kimg.safetensors"))
+    models = ([("start", start_snap[0])] if start_snap else []) + [
+        (name, sorted((Path(args.runs) / f"fork-{name}").glob("snapshot-*.safetensors"), key=snapshot_kimg)[-1])
+        for name in names]
+    columns, used = [], []
+    for name, snap in models:
+        G = ganlens.load(str(snap))
+        row = {"snapshot": str(snap.relative_to(ROOT)), "kimg": snapshot_kimg(snap),
+               "options": results["forks"].get(name, "the state every fork starts from")}
+        fake = G.render(G.sample(args.n, seed=0), batch_size=250, precision="bf16")
+        domain_part(fake, real, other, row)
+        coverage_part(G, fake, real, factors, row)
+        edits_part(G, row, attributes=("glasses", "smile"), test_samples=args.edit_n)
+        results["rows"][name] = row
+        used.append(snap)
+        cov = row["coverage"]
+        print(name, row["kimg"], {"fd": round(row["domain"]["predictor_fd"], 3), "recall": row["domain"]["recall"],
+                                  "hair_w1": round(cov["hair_length"]["wasserstein_over_range"], 4),
+                                  "glasses_pts": round(cov["glasses"]["abs_diff_points"], 2),
+                                  "corr": [round(p["abs_diff"], 3) for p in row["correlations"]]}, flush=True)
+        columns.append(np.concatenate([make_grid(fake[:16], ncols=4, pad=2),
+                                       make_grid(hair_tail(fake, scorer(fake[:2000])), ncols=4, pad=2)], axis=0))
+        write_result(out_path, results, generators=used, parts=[name])
+    save_image(make_grid(np.stack(columns), ncols=len(columns), pad=8), ROOT / "docs" / "recipe_forks.png", scale=2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--source", default=str(CAMPAIGN), help="the run whose state every fork starts from")
+    r.add_argument("--data", default=str(ROOT / "data" / "sf100k.npz"))
+    r.add_argument("--runs", default=str(ROOT / "runs"))
+    r.add_argument("--minutes", type=float, default=55)
+    r.add_argument("--snap", type=float, default=20)
+    r.add_argument("--forks", default=",".join(FORKS))
+    e = sub.add_parser("evaluate")
+    e.add_argument("--runs", default=str(ROOT / "runs"))
+    e.add_argument("--forks", default=",".join(FORKS))
+    e.add_argument("--n", type=int, default=5000, help="samples for the distances and coverage")
+    e.add_argument("--edit-n", type=int, default=300, help="fresh samples per visible-edit share")
+    e.add_argument("--out", default=str(ROOT / "results" / "recipe_forks.json"))
+    args = ap.parse_args()
+    if args.cmd == "run":
+        run(args)
+    else:
+        evaluate(args)
+
+
+if __name__ == "__main__":
+    main()
