@@ -37,6 +37,9 @@ FORKS = {
     # No path-length regularisation: it asks every direction in W to move the image equally fast, which resists a
     # mode reached only by a sharp change; StyleGAN2-ADA turns it off at low resolution (its CIFAR-10 setting).
     "no-pl": ["--pl-weight", "0"],
+    # A wider D at 64 and 32 px (64 and 128 channels instead of 32 and 64), fresh, trained alone for 4 kimg first:
+    # D does not ship, so its width costs training time only; a few-pixel mode needs a D that can see it.
+    "d-wide": ["--d-cbase", "4096", "--replace-d", "--d-warmup", "4"],
 }
 
 
@@ -45,13 +48,19 @@ def recipe_options() -> list[str]:
 
 
 def with_overrides(options: list[str], overrides: list[str]) -> list[str]:
-    """`options` with each `--flag value` of `overrides` replacing the same flag's value (or appended)."""
-    out = list(options)
-    for flag, value in zip(overrides[::2], overrides[1::2]):
-        if flag in out:
+    """`options` with each `--flag value` of `overrides` replacing the same flag's value (or appended); a bare
+    `--flag` (no value after it) is appended once."""
+    out, i = list(options), 0
+    while i < len(overrides):
+        flag = overrides[i]
+        value = overrides[i + 1] if i + 1 < len(overrides) and not overrides[i + 1].startswith("--") else None
+        if value is None:
+            out += [] if flag in out else [flag]
+        elif flag in out:
             out[out.index(flag) + 1] = value
         else:
             out += [flag, value]
+        i += 1 if value is None else 2
     return out
 
 
@@ -101,9 +110,8 @@ def evaluate(args: argparse.Namespace) -> None:
     results = {"n": args.n, "data_seed": 777, "forks": {k: " ".join(v) or "recipe unchanged" for k, v in FORKS.items()},
                "rows": {}}
     names = args.forks.split(",")
-    first = Path(args.runs) / f"fork-{names[0]}"
-    start = json.loads((first / "start.json").read_text())["kimg"]
-    start_snap = sorted(CAMPAIGN.glob(f"snapshot-{start:09.2f}kimg.safetensors"))
+    begun = json.loads((Path(args.runs) / f"fork-{names[0]}" / "start.json").read_text())
+    start_snap = sorted(Path(begun["source"]).parent.glob(f"snapshot-{begun['kimg']:09.2f}kimg.safetensors"))
     models = ([("start", start_snap[0])] if start_snap else []) + [
         (name, sorted((Path(args.runs) / f"fork-{name}").glob("snapshot-*.safetensors"), key=snapshot_kimg)[-1])
         for name in names]
@@ -126,7 +134,7 @@ def evaluate(args: argparse.Namespace) -> None:
         columns.append(np.concatenate([make_grid(fake[:16], ncols=4, pad=2),
                                        make_grid(hair_tail(fake, scorer(fake[:2000])), ncols=4, pad=2)], axis=0))
         write_result(out_path, results, generators=used, parts=[name])
-    save_image(make_grid(np.stack(columns), ncols=len(columns), pad=8), ROOT / "docs" / "recipe_forks.png", scale=2)
+    save_image(make_grid(np.stack(columns), ncols=len(columns), pad=8), args.picture, scale=2)
 
 
 def main() -> None:
@@ -145,6 +153,8 @@ def main() -> None:
     e.add_argument("--n", type=int, default=5000, help="samples for the distances and coverage")
     e.add_argument("--edit-n", type=int, default=300, help="fresh samples per visible-edit share")
     e.add_argument("--out", default=str(ROOT / "results" / "recipe_forks.json"))
+    e.add_argument("--picture", default=str(ROOT / "docs" / "recipe_forks.png"),
+                   help="each model's first 16 samples over its 8 shortest-haired, side by side")
     args = ap.parse_args()
     if args.cmd == "run":
         run(args)

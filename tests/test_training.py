@@ -168,6 +168,30 @@ def test_a_resumed_run_takes_its_new_rates_and_path_length_setting(tmp_path):
     assert d["lr"] == pytest.approx(0.001 * 4 / 5) and d["betas"][1] == pytest.approx(0.99 ** 0.8)
 
 
+def test_the_discriminator_can_be_wider_than_the_generator_and_a_mismatched_resume_says_so(tmp_path):
+    import torch
+
+    from ganlens.errors import GanlensError
+    from ganlens.training.gan import load_state
+
+    cfg = tiny_config(tmp_path, kimg=0.08)
+    cfg.d_channel_base, cfg.d_channel_max = 512, 64
+    train(cfg, progress=False)
+    state = load_state(tmp_path / "run" / "state")
+    assert state["D"]["b16.conv0.weight"].shape[0] == 32 and state["D"]["b8.conv0.weight"].shape[0] == 64
+    assert ganlens.load(str(tmp_path / "run" / "latest.safetensors")).synthesis.b16.conv1.weight.shape[0] == 16
+    cfg.d_channel_base, cfg.d_channel_max, cfg.total_kimg = None, None, 0.16
+    with pytest.raises(GanlensError, match="saved D does not fit .*--d-cbase"):
+        train(cfg, progress=False)
+    # --replace-d: a fresh D of the asked widths under the same G, trained alone for the warm-up (here all of it).
+    cfg.replace_d, cfg.d_warmup_kimg = True, 0.08
+    train(cfg, progress=False)
+    after = load_state(tmp_path / "run" / "state")
+    assert after["D"]["b16.conv0.weight"].shape[0] == 16 and after["progress"]["step"] == 20
+    moved = [k for k, v in state["G"].items() if not torch.equal(v, after["G"][k])]
+    assert moved == ["mapping.w_avg"]  # G's weights waited while the new D learnt its samples (w_avg tracks W)
+
+
 @pytest.mark.parametrize("step", ["fast", "reference"])
 def test_stopped_and_resumed_run_reproduces_the_uninterrupted_weights(tmp_path, step):
     """A run stopped at a snapshot and resumed ends with exactly the weights of the run that never stopped."""

@@ -37,6 +37,11 @@ def train() -> None:
 @click.option("--cbase", "channel_base", default=8192, show_default=True, type=click.IntRange(1),
               help="Channel base: channels(res) = min(cbase/res, cmax).")
 @click.option("--cmax", "channel_max", default=128, show_default=True, type=click.IntRange(1))
+@click.option("--d-cbase", "d_channel_base", default=None, type=click.IntRange(1),
+              help="The discriminator's channel base (default: --cbase). D does not ship, so a wider one costs "
+                   "training time only, never synthesis time.")
+@click.option("--d-cmax", "d_channel_max", default=None, type=click.IntRange(1),
+              help="The discriminator's channel maximum (default: --cmax).")
 @click.option("--snap", "snapshot_kimg", default=25.0, show_default=True, type=POSITIVE, help="kimg between snapshots.")
 @click.option("--max-minutes", default=None, type=POSITIVE, help="Stop cleanly (after a snapshot) past this wall time.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
@@ -49,7 +54,11 @@ def train() -> None:
 @click.option("--init", "init_generator", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Fine-tune: start G and G_ema from this native checkpoint (D starts fresh). Ignored on resume.")
 @click.option("--d-warmup", "d_warmup_kimg", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="With --init: kimg of D-only steps before G moves (a fresh D first learns the trained G's samples).")
+              help="With --init or --replace-d: kimg of D-only steps before G moves (a fresh D first learns the "
+                   "trained G's samples).")
+@click.option("--replace-d", is_flag=True,
+              help="On resume, when the saved D has other widths than --d-cbase / --d-cmax: start a fresh D of these "
+                   "widths (G, G_ema and the progress carry on), trained alone for --d-warmup kimg first.")
 def gan(**kw) -> None:
     """Train a StyleGAN2 (logistic loss, lazy R1, optional path-length regularisation, style mixing, G_ema).
     Resumable and time-boxed; Ctrl+C (or SIGTERM) ends the current step, snapshots and saves the state first,

@@ -49,6 +49,9 @@ class TrainConfig:
     mapping_layers: int = 8
     channel_base: int = 8192
     channel_max: int = 128
+    # The discriminator's widths (None: G's). D is not shipped, so widening it costs training time, not synthesis.
+    d_channel_base: int | None = None
+    d_channel_max: int | None = None
     batch: int = 32
     lr: float = 0.0025
     betas: tuple[float, float] = (0.0, 0.99)
@@ -80,6 +83,9 @@ class TrainConfig:
     # With init_generator: D-only steps first, so a fresh D does not push the trained G around before it has
     # learnt to tell its samples from real ones. The G_ema ramp-up is also skipped (G_ema starts trained).
     d_warmup_kimg: float = 0.0
+    # On resume, when the saved D has other widths than d_channel_base / d_channel_max asks for: start a fresh D of
+    # the new widths (G, G_ema, G's optimiser and the progress carry on), trained alone for d_warmup_kimg first.
+    replace_d: bool = False
     extra_provenance: dict = field(default_factory=dict)
 
 
@@ -104,7 +110,8 @@ def build_networks(cfg: TrainConfig, resolution: int, channels: int) -> tuple[Ge
         synthesis_kwargs={"channel_base": cfg.channel_base, "channel_max": cfg.channel_max},
     )
     D = Discriminator(c_dim=0, img_resolution=resolution, img_channels=channels,
-                      channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+                      channel_base=cfg.d_channel_base or cfg.channel_base,
+                      channel_max=cfg.d_channel_max or cfg.channel_max)
     return G, D
 
 
@@ -173,7 +180,18 @@ def path_length_penalty(lengths: torch.Tensor, pl_mean: torch.Tensor, decay: flo
 def restore(state: dict, **modules) -> None:
     """Load each named module or optimiser from its part of a `load_state` result."""
     for name, module in modules.items():
-        module.load_state_dict(state[name])
+        try:
+            module.load_state_dict(state[name])
+        except (RuntimeError, ValueError) as exc:  # shapes of another network width, another parameter count
+            raise GanlensError(f"the saved {name} does not fit this run's networks (resume with the options it was "
+                               f"trained with, e.g. its --cbase / --cmax / --d-cbase, or start a new run with --init "
+                               f"SNAPSHOT): {' '.join(str(exc).split())[:300]}") from None
+
+
+def fits(module: torch.nn.Module, saved: dict) -> bool:
+    """Whether a saved state dict has exactly `module`'s parameter names and shapes."""
+    own = module.state_dict()
+    return own.keys() == saved.keys() and all(own[k].shape == saved[k].shape for k in own)
 
 
 def _mixing_ws(G: Generator, z: torch.Tensor, prob: float) -> torch.Tensor:
@@ -373,8 +391,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
     SIGTERM or Ctrl+C stops it cleanly: the current step ends, a snapshot and the training state are saved (a
     second Ctrl+C stops at once, losing what came after the last snapshot)."""
-    if cfg.d_warmup_kimg and not cfg.init_generator:
-        raise GanlensError("a D warm-up is for fine-tuning: give the trained generator to start from (--init)")
+    if cfg.d_warmup_kimg and not (cfg.init_generator or cfg.replace_d):
+        raise GanlensError("a D warm-up is for a fresh D under a trained G: give the generator to start from (--init) "
+                           "or replace a resumed run's D (--replace-d)")
     if cfg.pl_weight < 0 or cfg.pl_interval < 1 or cfg.pl_batch_shrink < 1:
         raise GanlensError(f"path-length settings must be pl_weight >= 0, pl_interval >= 1, pl_batch_shrink >= 1; got "
                            f"{cfg.pl_weight}, {cfg.pl_interval}, {cfg.pl_batch_shrink}")
@@ -402,8 +421,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     stepper = AdversarialStep(cfg, G, D, G_opt, D_opt, device, use_bf16)
     cur_nimg, step, elapsed_before = 0, 0, 0.0
     state = load_state(out / "state")
+    fresh_d = False
     if state is not None:
-        restore(state, G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
+        fresh_d = cfg.replace_d and not fits(D, state["D"])
+        parts = dict(G=G, G_ema=G_ema, G_opt=G_opt) if fresh_d else dict(G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
+        restore(state, **parts)
         apply_rates(cfg, G_opt, D_opt)
         progress_state = state["progress"]
         cur_nimg, step = progress_state["cur_nimg"], progress_state["step"]
@@ -458,7 +480,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         })
         latest = snap
 
-    warmup_nimg = int(cfg.d_warmup_kimg * 1000)
+    # A fresh D learns the trained G's samples alone first: from 0 after --init, from here after --replace-d.
+    warmup_nimg = int(cfg.d_warmup_kimg * 1000) + (cur_nimg if fresh_d else 0)
     ema_rampup = None if cfg.init_generator else cfg.ema_rampup
     with stop_requests() as stop_requested, contextlib.ExitStack() as cleanup:
         cleanup.callback(log_f.close)
