@@ -6,6 +6,7 @@
     python benchmarks/campaign.py stop                   # end a stint early: the run snapshots and exits at once
     bash benchmarks/campaign_gpu.sh [MINUTES]           # on a lent GPU (the device tool): one stint, state to $OUT
     python benchmarks/campaign.py adopt DIR              # back here: continue from what the GPU stint returned
+                                                         # (or from a fork's run folder, benchmarks/recipe_forks.py)
     python benchmarks/campaign.py ship SNAPSHOT --quality results/model_quality-v2-XXXXkimg.json
                                                          # when the bar holds: it becomes the bundled synthfaces64
 
@@ -131,13 +132,15 @@ def gpu_stint(args: argparse.Namespace) -> None:
 
 
 def adopt(args: argparse.Namespace) -> None:
-    """Continue the campaign from a GPU stint's output: its packed state replaces runs/campaign/state, its
-    snapshots and grids join the run folder (so `pack` draws them on the curve) and its log is appended."""
+    """Continue the campaign from a GPU stint's output or a fork's run folder (benchmarks/recipe_forks.py): its
+    state replaces runs/campaign/state, its snapshots and grids join the run folder (so `pack` draws them on the
+    curve) and its log is appended."""
     from ganlens.training.resume import unpack_state
 
     src, run = Path(args.src), Path(args.run)
-    if not (src / "state.safetensors").exists():
-        sys.exit(f"{src} holds no state.safetensors: not the output of a GPU stint")
+    packed = (src / "state.safetensors").exists()
+    if not packed and not (src / "state").is_dir():
+        sys.exit(f"{src} holds neither state.safetensors (a GPU stint's output) nor state/ (a run folder)")
     if (pid := training_pid(run)) is not None:
         sys.exit(f"the run {pid} is training in {run}: stop it first")
     old = run / "state"
@@ -145,7 +148,10 @@ def adopt(args: argparse.Namespace) -> None:
         if (run / "state.before-adopt").exists():
             sys.exit(f"{run / 'state.before-adopt'} exists from an earlier adopt: remove it first")
         shutil.move(old, run / "state.before-adopt")  # kept, not deleted: the user removes it
-    unpack_state(src / "state.safetensors", run)
+    if packed:
+        unpack_state(src / "state.safetensors", run)
+    else:
+        shutil.copytree(src / "state", run / "state")
     for f in sorted(src.glob("snapshot-*.safetensors")) + sorted(src.glob("grid-*.png")):
         shutil.copyfile(f, run / f.name)
     known = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").exists() else []
@@ -268,7 +274,9 @@ def curve_point(snapshot: Path, real_feats: np.ndarray, real_scores: dict, score
             "device": G.provenance["training"].get("device"),
             "predictor_fd": frechet_distance(scorer.features(fake), real_feats),
             "glasses_rate": float((s["glasses"] > 0).mean()), "beard_rate": float((s["beard"] > 0).mean()),
-            "yaw_w1_over_range": float(wasserstein_distance(s["yaw"], real_scores["yaw"]) / 2)}
+            "yaw_w1_over_range": float(wasserstein_distance(s["yaw"], real_scores["yaw"]) / 2),
+            # the one continuous factor outside its bar since 1,000 kimg (factor range 0-1)
+            "hair_length_w1_over_range": float(wasserstein_distance(s["hair_length"], real_scores["hair_length"]))}
 
 
 def pack(args: argparse.Namespace) -> None:
@@ -282,25 +290,31 @@ def pack(args: argparse.Namespace) -> None:
     pack_state(RUN, HOME / "state.safetensors")
     curve_path = HOME / "curve.json"
     curve = json.loads(curve_path.read_text()) if curve_path.exists() else {"n": args.n, "points": []}
-    done = {p["kimg"] for p in curve["points"]}
+    have = {p["kimg"]: p for p in curve["points"]}
     scorer = load_scorer("synthfaces64")
     real = render_batch(sample_factors(curve["n"], 777), size=64)
     real_feats, real_scores = scorer.features(real), scorer(real)
     snaps = sorted(RUN.glob("snapshot-*.safetensors"))
-    todo = [p for p in snaps if round(float(p.stem.split("-")[1][:-4]), 2) not in done]
+    # New snapshots, and kept ones read before a yardstick was added to the curve (the same samples: a re-reading)
+    todo = [p for p in snaps
+            if "hair_length_w1_over_range" not in have.get(round(float(p.stem.split("-")[1][:-4]), 2), {})]
     for p in todo[-args.max_points:]:
         point = curve_point(p, real_feats, real_scores, scorer, curve["n"])
-        curve["points"].append(point)
+        have[point["kimg"]] = point
         print(point, flush=True)
-    curve["points"].sort(key=lambda p: p["kimg"])
+    curve["points"] = sorted(have.values(), key=lambda p: p["kimg"])
     curve["renders"] = {"glasses_rate": float((real_scores["glasses"] > 0).mean()),
                         "beard_rate": float((real_scores["beard"] > 0).mean())}
     atomic_write_json(curve_path, curve)
     pts = curve["points"]
     if len(pts) >= 2:
         kimg = [p["kimg"] for p in pts]
-        save_image(line_chart({"predictor FD": (kimg, [p["predictor_fd"] for p in pts])},
-                              title="synthfaces64 v2 campaign: predictor-feature FD (1,000 samples) vs kimg",
+        hair = [p for p in pts if "hair_length_w1_over_range" in p]  # recorded from 2600 kimg on
+        series = {"predictor FD": (kimg, [p["predictor_fd"] for p in pts])}
+        if hair:
+            series["hair length W1 / range (bar 0.05)"] = ([p["kimg"] for p in hair],
+                                                          [p["hair_length_w1_over_range"] for p in hair])
+        save_image(line_chart(series, title="synthfaces64 v2 campaign (1,000 samples per point) vs kimg",
                               xlabel="kimg", log_y=True), ROOT / "docs" / "campaign_curve.png")
     grids = sorted(RUN.glob("grid-*.png"))
     if grids:

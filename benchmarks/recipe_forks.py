@@ -8,7 +8,8 @@ Probes from scratch (benchmarks/recipe_probes.py) cannot judge what only shows a
 rare mode the generator never learnt), so each fork starts from the campaign's state and changes one option;
 `control` continues the recipe unchanged beside them, so what training alone does in the same time is measured
 too. All forks start at the same moment with one thread each and stop themselves after --minutes (on 2 cores,
-three forks share them evenly). `evaluate` reads the start and every fork's last snapshot with the domain
+three forks share them evenly). `benchmarks/campaign.py adopt runs/fork-NAME` continues the campaign from a
+fork. `evaluate` reads the start and every fork's last snapshot with the domain
 yardsticks of benchmarks/model_quality.py (predictor-feature FD, precision / recall, every factor's coverage and the
 data's correlations) and the visible-edit share of glasses and smile, and draws their samples side by side with
 each one's shortest-hair tail (docs/recipe_forks.png).
@@ -65,10 +66,10 @@ def with_overrides(options: list[str], overrides: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> None:
-    source = Path(args.source) / "state"
+    source = Path(args.source).resolve() / "state"
     if not source.exists():
         sys.exit(f"no training state in {source}: run `benchmarks/campaign.py start` (and stop it) first")
-    start_kimg = json.loads((Path(args.source) / "log.jsonl").read_text().splitlines()[-1])["kimg"]
+    start_kimg = json.loads((source.parent / "log.jsonl").read_text().splitlines()[-1])["kimg"]
     procs = []
     for name in args.forks.split(","):
         out = Path(args.runs) / f"fork-{name}"
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
         shutil.copytree(source, out / "state")
         options = with_overrides(recipe_options(), FORKS[name] + ["--threads", "1", "--snap", str(args.snap)])
         cmd = [sys.executable, "-m", "ganlens", "train", "gan", "--data", args.data, "--out", str(out),
-               "--max-minutes", str(args.minutes), *with_overrides(options, ["--name", f"fork-{name}"])]
+               "--max-minutes", str(args.minutes), *options]  # the recipe's model name: a fork may be adopted
         (out / "command.txt").write_text(" ".join(cmd) + "\n")
         (out / "start.json").write_text(json.dumps({"kimg": start_kimg, "source": str(source)}) + "\n")
         procs.append((name, subprocess.Popen(cmd, stdout=open(out / "stdout.log", "w"), stderr=subprocess.STDOUT)))
@@ -118,7 +119,7 @@ def evaluate(args: argparse.Namespace) -> None:
     columns, used = [], []
     for name, snap in models:
         G = ganlens.load(str(snap))
-        row = {"snapshot": str(snap.relative_to(ROOT)), "kimg": snapshot_kimg(snap),
+        row = {"snapshot": str(snap.resolve().relative_to(ROOT)), "kimg": snapshot_kimg(snap),
                "options": results["forks"].get(name, "the state every fork starts from")}
         fake = G.render(G.sample(args.n, seed=0), batch_size=250, precision="bf16")
         domain_part(fake, real, other, row)
