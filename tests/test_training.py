@@ -168,28 +168,40 @@ def test_a_resumed_run_takes_its_new_rates_and_path_length_setting(tmp_path):
     assert d["lr"] == pytest.approx(0.001 * 4 / 5) and d["betas"][1] == pytest.approx(0.99 ** 0.8)
 
 
-def test_the_discriminator_can_be_wider_than_the_generator_and_a_mismatched_resume_says_so(tmp_path):
+def test_the_discriminator_can_be_widened_mid_run_and_computes_what_it_did(tmp_path):
+    """--d-cbase sets D's widths apart from G's; a resume with a wider D refuses unless --widen-d, which grows the
+    saved D so that it gives the same logits (a fresh D would sit at chance for ~100 kimg)."""
     import torch
 
     from ganlens.errors import GanlensError
+    from ganlens.models.discriminator import Discriminator
     from ganlens.training.gan import load_state
+    from ganlens.training.widen import widen_discriminator
 
-    cfg = tiny_config(tmp_path, kimg=0.08)
-    cfg.d_channel_base, cfg.d_channel_max = 512, 64
+    cfg = tiny_config(tmp_path, kimg=0.08)  # D 16 / 32 / 32 channels at 16 / 8 / 4 px, as G
     train(cfg, progress=False)
-    state = load_state(tmp_path / "run" / "state")
-    assert state["D"]["b16.conv0.weight"].shape[0] == 32 and state["D"]["b8.conv0.weight"].shape[0] == 64
-    assert ganlens.load(str(tmp_path / "run" / "latest.safetensors")).synthesis.b16.conv1.weight.shape[0] == 16
-    cfg.d_channel_base, cfg.d_channel_max, cfg.total_kimg = None, None, 0.16
-    with pytest.raises(GanlensError, match="saved D does not fit .*--d-cbase"):
+    narrow_state = load_state(tmp_path / "run" / "state")
+    assert narrow_state["D"]["b16.conv0.weight"].shape[0] == 16
+    cfg.d_channel_base, cfg.total_kimg = 512, 0.16  # 32 / 32 / 32
+    with pytest.raises(GanlensError, match="saved D does not fit .*--widen-d"):
         train(cfg, progress=False)
-    # --replace-d: a fresh D of the asked widths under the same G, trained alone for the warm-up (here all of it).
-    cfg.replace_d, cfg.d_warmup_kimg = True, 0.08
+
+    narrow, wide = (Discriminator(0, 16, 3, channel_base=cb, channel_max=32) for cb in (256, 512))
+    narrow.load_state_dict(narrow_state["D"])
+    wide.load_state_dict(widen_discriminator(wide, narrow_state["D"]))
+    images = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(wide(images), narrow(images), atol=1e-5, rtol=1e-4)
+    with pytest.raises(GanlensError, match="can only be widened"):
+        widen_discriminator(narrow, wide.state_dict())
+    with pytest.raises(GanlensError, match="4x4"):
+        widen_discriminator(Discriminator(0, 16, 3, channel_base=512, channel_max=64), narrow_state["D"])
+
+    cfg.widen_d = True
     train(cfg, progress=False)
     after = load_state(tmp_path / "run" / "state")
-    assert after["D"]["b16.conv0.weight"].shape[0] == 16 and after["progress"]["step"] == 20
-    moved = [k for k, v in state["G"].items() if not torch.equal(v, after["G"][k])]
-    assert moved == ["mapping.w_avg"]  # G's weights waited while the new D learnt its samples (w_avg tracks W)
+    assert after["D"]["b16.conv0.weight"].shape[0] == 32 and after["progress"]["step"] == 20
+    assert ganlens.load(str(tmp_path / "run" / "latest.safetensors")).synthesis.b16.conv1.weight.shape[0] == 16
 
 
 @pytest.mark.parametrize("step", ["fast", "reference"])

@@ -54,11 +54,10 @@ def train() -> None:
 @click.option("--init", "init_generator", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Fine-tune: start G and G_ema from this native checkpoint (D starts fresh). Ignored on resume.")
 @click.option("--d-warmup", "d_warmup_kimg", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="With --init or --replace-d: kimg of D-only steps before G moves (a fresh D first learns the "
-                   "trained G's samples).")
-@click.option("--replace-d", is_flag=True,
-              help="On resume, when the saved D has other widths than --d-cbase / --d-cmax: start a fresh D of these "
-                   "widths (G, G_ema and the progress carry on), trained alone for --d-warmup kimg first.")
+              help="With --init: kimg of D-only steps before G moves (a fresh D first learns the trained G's samples).")
+@click.option("--widen-d", is_flag=True,
+              help="On resume, when the saved D is narrower than --d-cbase / --d-cmax ask: widen it without changing "
+                   "what it computes (new channels start with no say in its output); G and the progress carry on.")
 def gan(**kw) -> None:
     """Train a StyleGAN2 (logistic loss, lazy R1, optional path-length regularisation, style mixing, G_ema).
     Resumable and time-boxed; Ctrl+C (or SIGTERM) ends the current step, snapshots and saves the state first,

@@ -34,6 +34,7 @@ from ..models.native import save_generator
 from ..models.precision import bf16_is_fast, cpu_has_bf16, cpu_model
 from ..models.stylegan2 import Generator
 from .threads import restores_thread_count
+from .widen import widen_discriminator
 
 STATE_PARTS = ("G", "D", "G_ema", "G_opt", "D_opt", "progress")
 
@@ -83,9 +84,9 @@ class TrainConfig:
     # With init_generator: D-only steps first, so a fresh D does not push the trained G around before it has
     # learnt to tell its samples from real ones. The G_ema ramp-up is also skipped (G_ema starts trained).
     d_warmup_kimg: float = 0.0
-    # On resume, when the saved D has other widths than d_channel_base / d_channel_max asks for: start a fresh D of
-    # the new widths (G, G_ema, G's optimiser and the progress carry on), trained alone for d_warmup_kimg first.
-    replace_d: bool = False
+    # On resume, when the saved D is narrower than d_channel_base / d_channel_max asks for: widen it without changing
+    # what it computes (training/widen.py; a fresh D would sit at chance for ~100 kimg); D's optimiser starts afresh.
+    widen_d: bool = False
     extra_provenance: dict = field(default_factory=dict)
 
 
@@ -184,8 +185,8 @@ def restore(state: dict, **modules) -> None:
             module.load_state_dict(state[name])
         except (RuntimeError, ValueError) as exc:  # shapes of another network width, another parameter count
             raise GanlensError(f"the saved {name} does not fit this run's networks (resume with the options it was "
-                               f"trained with, e.g. its --cbase / --cmax / --d-cbase, or start a new run with --init "
-                               f"SNAPSHOT): {' '.join(str(exc).split())[:300]}") from None
+                               f"trained with, e.g. its --cbase / --cmax / --d-cbase; --widen-d grows a narrower D; or start a new "
+                               f"run with --init SNAPSHOT): {' '.join(str(exc).split())[:300]}") from None
 
 
 def fits(module: torch.nn.Module, saved: dict) -> bool:
@@ -391,9 +392,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
     SIGTERM or Ctrl+C stops it cleanly: the current step ends, a snapshot and the training state are saved (a
     second Ctrl+C stops at once, losing what came after the last snapshot)."""
-    if cfg.d_warmup_kimg and not (cfg.init_generator or cfg.replace_d):
-        raise GanlensError("a D warm-up is for a fresh D under a trained G: give the generator to start from (--init) "
-                           "or replace a resumed run's D (--replace-d)")
+    if cfg.d_warmup_kimg and not cfg.init_generator:
+        raise GanlensError("a D warm-up is for fine-tuning: give the trained generator to start from (--init)")
     if cfg.pl_weight < 0 or cfg.pl_interval < 1 or cfg.pl_batch_shrink < 1:
         raise GanlensError(f"path-length settings must be pl_weight >= 0, pl_interval >= 1, pl_batch_shrink >= 1; got "
                            f"{cfg.pl_weight}, {cfg.pl_interval}, {cfg.pl_batch_shrink}")
@@ -421,11 +421,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     stepper = AdversarialStep(cfg, G, D, G_opt, D_opt, device, use_bf16)
     cur_nimg, step, elapsed_before = 0, 0, 0.0
     state = load_state(out / "state")
-    fresh_d = False
     if state is not None:
-        fresh_d = cfg.replace_d and not fits(D, state["D"])
-        parts = dict(G=G, G_ema=G_ema, G_opt=G_opt) if fresh_d else dict(G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
-        restore(state, **parts)
+        if cfg.widen_d and not fits(D, state["D"]):
+            D.load_state_dict(widen_discriminator(D, state["D"]))
+            restore(state, G=G, G_ema=G_ema, G_opt=G_opt)
+        else:
+            restore(state, G=G, D=D, G_ema=G_ema, G_opt=G_opt, D_opt=D_opt)
         apply_rates(cfg, G_opt, D_opt)
         progress_state = state["progress"]
         cur_nimg, step = progress_state["cur_nimg"], progress_state["step"]
@@ -480,8 +481,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         })
         latest = snap
 
-    # A fresh D learns the trained G's samples alone first: from 0 after --init, from here after --replace-d.
-    warmup_nimg = int(cfg.d_warmup_kimg * 1000) + (cur_nimg if fresh_d else 0)
+    warmup_nimg = int(cfg.d_warmup_kimg * 1000)
     ema_rampup = None if cfg.init_generator else cfg.ema_rampup
     with stop_requests() as stop_requested, contextlib.ExitStack() as cleanup:
         cleanup.callback(log_f.close)
