@@ -172,8 +172,9 @@ def train_encoder(cfg: EncoderTrainConfig, progress: bool = True) -> Path:
             step += 1
             bar.update(1)
             if step % 50 == 0:
-                bar.set_postfix(loss=f"{float(loss):.4f}", epoch=epoch)
-                log.append({"phase": "latent", "step": step, "epoch": epoch, "loss": float(loss),
+                value = loss.item()
+                bar.set_postfix(loss=f"{value:.4f}", epoch=epoch)
+                log.append({"phase": "latent", "step": step, "epoch": epoch, "loss": value,
                             "t": time.perf_counter() - t_start})
             if time.perf_counter() >= latent_end:
                 break
