@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import ROOT
+from recipe_probes import snapshot_kimg
 
 HOME = ROOT / "campaign" / "synthfaces64-v2"
 RUN = ROOT / "runs" / "campaign"
@@ -297,7 +298,7 @@ def pack(args: argparse.Namespace) -> None:
     snaps = sorted(RUN.glob("snapshot-*.safetensors"))
     # New snapshots, and kept ones read before a yardstick was added to the curve (the same samples: a re-reading)
     todo = [p for p in snaps
-            if "hair_length_w1_over_range" not in have.get(round(float(p.stem.split("-")[1][:-4]), 2), {})]
+            if "hair_length_w1_over_range" not in have.get(round(snapshot_kimg(p), 2), {})]
     for p in todo[-args.max_points:]:
         point = curve_point(p, real_feats, real_scores, scorer, curve["n"])
         have[point["kimg"]] = point

@@ -1,7 +1,7 @@
 """Change the campaign's recipe by forks: the same trained state continued under different options, equal wall clock.
 
     python benchmarks/recipe_forks.py run --minutes 55                # every fork at once, from runs/campaign/state
-    python benchmarks/recipe_forks.py evaluate --n 5000               # -> results/recipe_forks.json, docs/recipe_forks.png
+    python benchmarks/recipe_forks.py evaluate --n 5000    # -> results/recipe_forks.json, docs/recipe_forks.png
 
 The issue's rule: when the campaign's curve flattens above a bar for two stints, change the recipe and say why.
 Probes from scratch (benchmarks/recipe_probes.py) cannot judge what only shows after millions of images (here: a
@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from harness import ROOT, write_result
+from recipe_probes import snapshot_kimg, start_together
 
 CAMPAIGN = ROOT / "runs" / "campaign"
 # One change each against the campaign's recipe (campaign/synthfaces64-v2/recipe.json), the rest unchanged.
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> None:
     if not source.exists():
         sys.exit(f"no training state in {source}: run `benchmarks/campaign.py start` (and stop it) first")
     start_kimg = json.loads((source.parent / "log.jsonl").read_text().splitlines()[-1])["kimg"]
-    procs = []
+    runs = []
     for name in args.forks.split(","):
         out = Path(args.runs) / f"fork-{name}"
         if out.exists():
@@ -80,16 +80,10 @@ def run(args: argparse.Namespace) -> None:
         options = with_overrides(recipe_options(), FORKS[name] + ["--threads", "1", "--snap", str(args.snap)])
         cmd = [sys.executable, "-m", "ganlens", "train", "gan", "--data", args.data, "--out", str(out),
                "--max-minutes", str(args.minutes), *options]  # the recipe's model name: a fork may be adopted
-        (out / "command.txt").write_text(" ".join(cmd) + "\n")
         (out / "start.json").write_text(json.dumps({"kimg": start_kimg, "source": str(source)}) + "\n")
-        procs.append((name, subprocess.Popen(cmd, stdout=open(out / "stdout.log", "w"), stderr=subprocess.STDOUT)))
-        print("started", name, " ".join(FORKS[name]) or "(the recipe unchanged)", flush=True)
-    for name, p in procs:
-        print(name, "exit", p.wait(), flush=True)
-
-
-def snapshot_kimg(path: Path) -> float:
-    return float(path.stem.split("-")[1].removesuffix("kimg"))
+        print(name, " ".join(FORKS[name]) or "(the recipe unchanged)", flush=True)
+        runs.append((name, out, cmd))
+    start_together(runs)
 
 
 def hair_tail(fake: np.ndarray, scores: dict, k: int = 8) -> np.ndarray:
@@ -120,7 +114,9 @@ def evaluate(args: argparse.Namespace) -> None:
     columns, used = [], []
     for name, snap in models:
         G = ganlens.load(str(snap))
-        row = {"snapshot": str(snap.resolve().relative_to(ROOT)), "kimg": snapshot_kimg(snap),
+        where = snap.resolve()
+        row = {"snapshot": str(where.relative_to(ROOT) if where.is_relative_to(ROOT) else where),
+               "kimg": snapshot_kimg(snap),
                "options": results["forks"].get(name, "the state every fork starts from")}
         fake = G.render(G.sample(args.n, seed=0), batch_size=250, precision="bf16")
         domain_part(fake, real, other, row)

@@ -33,13 +33,22 @@ PROBES = {
 
 
 def run(args: argparse.Namespace) -> None:
-    procs = []
+    runs = []
     for name in args.probes.split(","):
         out = Path(args.runs) / f"probe-{name}"
         cmd = [sys.executable, "-m", "ganlens", "train", "gan", "--data", args.data, "--out", str(out),
                "--kimg", "10000", "--batch", "32", "--snap", str(args.snap), "--max-minutes", str(args.minutes),
                "--threads", "1", "--seed", "0", "--name", f"probe-{name}", *PROBES[name]]
         out.mkdir(parents=True, exist_ok=True)
+        runs.append((name, out, cmd))
+    start_together(runs)
+
+
+def start_together(runs: list[tuple[str, Path, list[str]]]) -> None:
+    """Start every (name, run folder, command) at once, its command in command.txt and its output in stdout.log in
+    the folder, and wait for all of them: runs compared at equal wall clock."""
+    procs = []
+    for name, out, cmd in runs:
         (out / "command.txt").write_text(" ".join(cmd) + "\n")
         procs.append((name, subprocess.Popen(cmd, stdout=open(out / "stdout.log", "w"), stderr=subprocess.STDOUT)))
         print("started", name, flush=True)

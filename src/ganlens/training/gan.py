@@ -185,8 +185,8 @@ def restore(state: dict, **modules) -> None:
             module.load_state_dict(state[name])
         except (RuntimeError, ValueError) as exc:  # shapes of another network width, another parameter count
             raise GanlensError(f"the saved {name} does not fit this run's networks (resume with the options it was "
-                               f"trained with, e.g. its --cbase / --cmax / --d-cbase; --widen-d grows a narrower D; or start a new "
-                               f"run with --init SNAPSHOT): {' '.join(str(exc).split())[:300]}") from None
+                               f"trained with, e.g. its --cbase / --cmax / --d-cbase; --widen-d grows a narrower D; "
+                               f"or start a new run with --init SNAPSHOT): {' '.join(str(exc).split())[:300]}") from None
 
 
 def fits(module: torch.nn.Module, saved: dict) -> bool:
